@@ -1,0 +1,1 @@
+../custom_components/iot_backup/protocol.py
