@@ -28,7 +28,8 @@ SERIAL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 SOURCE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
-TS_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+# [0-9], not \d: in Python \d also matches non-ASCII digits such as '２'.
+TS_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
 _PREFIX_MAX = 64
 
 
@@ -254,7 +255,8 @@ def format_timestamp(moment: datetime) -> str:
     """Format an aware datetime as RFC 3339 UTC with milliseconds, e.g. ``...T12:00:00.000Z``."""
     if moment.tzinfo is None:
         raise ValueError("format_timestamp needs an aware datetime")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # isoformat, not strftime("%Y"): glibc does not zero-pad years before 1000.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def now_timestamp() -> str:
@@ -348,7 +350,10 @@ def parse_ack(payload: bytes | str) -> AckMessage:
 
 
 def _load_object(payload: bytes | str) -> dict[str, Any]:
-    raw = payload.encode() if isinstance(payload, str) else payload
+    try:
+        raw = payload.encode() if isinstance(payload, str) else bytes(payload)
+    except UnicodeEncodeError as err:  # a str holding lone surrogates
+        raise ProtocolError("payload", "payload must be UTF-8 JSON", RejectReason.NOT_JSON) from err
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ProtocolError(
             "payload",
@@ -356,8 +361,10 @@ def _load_object(payload: bytes | str) -> dict[str, Any]:
             RejectReason.OVERSIZE,
         )
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as err:
+        # Decode strictly first: json.loads(bytes) would also take UTF-16/32, a BOM
+        # and lone surrogates, and json.loads takes NaN/Infinity, none of which is JSON.
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except ValueError as err:  # UnicodeDecodeError and JSONDecodeError included
         raise ProtocolError(
             "payload", "payload must be UTF-8 JSON", RejectReason.NOT_JSON
         ) from err
@@ -378,6 +385,10 @@ def _check_version(document: dict[str, Any]) -> None:
             f"v must be {PROTOCOL_VERSION}, got {version}: this consumer only speaks v1",
             RejectReason.UNSUPPORTED_VERSION,
         )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _dump(document: dict[str, Any]) -> bytes:
