@@ -1,0 +1,55 @@
+"""Base entity of a button: device info and the per-button update signal."""
+
+from __future__ import annotations
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity, EntityDescription
+
+from .buttons import device_name
+from .const import DOMAIN, MANUFACTURER, MODEL, signal_button_update
+from .data import ButtonState, IotBackupConfigEntry
+from .protocol import ClickMessage
+
+
+class IotBackupButtonEntity(Entity):
+    """An entity of one IoT button, updated by that button's accepted clicks."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        entry: IotBackupConfigEntry,
+        button: ButtonState,
+        description: EntityDescription,
+    ) -> None:
+        """Bind the entity to ``button`` of ``entry``."""
+        self.entity_description = description
+        self._entry_id = entry.entry_id
+        self._button = button
+        self._attr_unique_id = f"{button.serial}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, button.serial)},
+            manufacturer=MANUFACTURER,
+            model=MODEL,
+            name=device_name(button.serial),
+            serial_number=button.serial,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Listen for this button's clicks until removed."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                signal_button_update(self._entry_id, self._button.serial),
+                self._async_handle_click,
+            )
+        )
+
+    @callback
+    def _async_handle_click(self, click: ClickMessage) -> None:
+        """Update state after an accepted click; subclasses extend."""
+        self.async_write_ha_state()

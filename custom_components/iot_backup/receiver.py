@@ -1,0 +1,189 @@
+"""MQTT side of the integration: subscribe to clicks, validate, dedupe, ack."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from homeassistant.components import mqtt
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import dt as dt_util
+
+from .buttons import ButtonHub
+from .const import DEDUPE_MAX_IDS, LOGGER, REJECT_LOG_INTERVAL
+from .data import ClickSettings
+from .protocol import (
+    ClickMessage,
+    ProtocolError,
+    RejectReason,
+    ack_topic,
+    build_ack,
+    click_subscription,
+    parse_click,
+    serial_from_click_topic,
+)
+
+ACK_QOS = 1
+CLICK_QOS = 1
+# Not a RejectReason: a click on a topic whose serial is unusable cannot be acked.
+INVALID_TOPIC = "invalid_topic"
+
+
+class DedupeCache:
+    """Remember accepted click ids for ``ttl``, keeping at most ``max_ids`` of them."""
+
+    def __init__(self, ttl: timedelta, max_ids: int = DEDUPE_MAX_IDS) -> None:
+        """Start empty."""
+        self._ttl = ttl
+        self._max_ids = max_ids
+        self._seen: OrderedDict[str, datetime] = OrderedDict()
+
+    def __len__(self) -> int:
+        """Return how many ids are remembered."""
+        return len(self._seen)
+
+    def seen(self, message_id: str, now: datetime) -> bool:
+        """Return True if ``message_id`` was added less than ``ttl`` ago."""
+        self._expire(now)
+        return message_id in self._seen
+
+    def add(self, message_id: str, now: datetime) -> None:
+        """Remember ``message_id``; evict the oldest ids beyond ``max_ids``."""
+        self._seen[message_id] = now
+        self._seen.move_to_end(message_id)
+        while len(self._seen) > self._max_ids:
+            self._seen.popitem(last=False)
+
+    def _expire(self, now: datetime) -> None:
+        horizon = now - self._ttl
+        while self._seen:
+            oldest_id, added = next(iter(self._seen.items()))
+            if added > horizon:
+                break
+            del self._seen[oldest_id]
+
+
+@dataclass(slots=True)
+class _ReasonLog:
+    last_logged: datetime
+    suppressed: int = 0
+
+
+class RejectLog:
+    """Log rejections at most once per reason per interval, counting the rest."""
+
+    def __init__(self, interval: timedelta = REJECT_LOG_INTERVAL) -> None:
+        """Start with nothing logged."""
+        self._interval = interval
+        self._by_reason: dict[str, _ReasonLog] = {}
+        self.counts: dict[str, int] = {}
+
+    def reject(self, reason: str, topic: str, detail: str, now: datetime) -> None:
+        """Count a rejection and log it unless ``reason`` was logged within the interval."""
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        previous = self._by_reason.get(reason)
+        if previous is not None and now - previous.last_logged < self._interval:
+            previous.suppressed += 1
+            return
+        suppressed = previous.suppressed if previous is not None else 0
+        LOGGER.warning(
+            "Rejected click on %s: %s (%s)%s",
+            topic,
+            reason,
+            detail,
+            f"; {suppressed} more '{reason}' rejections were not logged" if suppressed else "",
+        )
+        self._by_reason[reason] = _ReasonLog(now)
+
+
+class ClickReceiver:
+    """Subscribe to an entry's click topics and answer every click with an ack."""
+
+    def __init__(self, hass: HomeAssistant, settings: ClickSettings, hub: ButtonHub) -> None:
+        """Prepare; nothing is subscribed until async_start."""
+        self._hass = hass
+        self._settings = settings
+        self._hub = hub
+        self.dedupe = DedupeCache(settings.replay_window)
+        self.reject_log = RejectLog()
+        self.accepted = 0
+        self.duplicates = 0
+
+    async def async_start(self) -> CALLBACK_TYPE:
+        """Subscribe (QoS 1) to every button's click topic; return the unsubscribe."""
+        return await mqtt.async_subscribe(
+            self._hass,
+            click_subscription(self._settings.prefix),
+            self._async_on_message,
+            qos=CLICK_QOS,
+            encoding=None,  # raw bytes: non-UTF-8 input must be acked not_json, not dropped
+        )
+
+    async def _async_on_message(self, msg: mqtt.ReceiveMessage) -> None:
+        """Validate one click, act on it, then ack it."""
+        now = dt_util.utcnow()
+        topic_serial = serial_from_click_topic(self._settings.prefix, msg.topic)
+        if topic_serial is None:
+            self.reject_log.reject(INVALID_TOPIC, msg.topic, "topic serial is not valid", now)
+            return
+        payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
+        try:
+            click = self._check(parse_click(payload), topic_serial, now)
+        except ProtocolError as err:
+            self.reject_log.reject(err.reason, msg.topic, str(err), now)
+            await self._async_ack(topic_serial, err.message_id, "rejected", err.reason)
+            return
+        if self.dedupe.seen(click.id, now):
+            self.duplicates += 1
+            LOGGER.debug("Duplicate click %s on %s", click.id, msg.topic)
+            await self._async_ack(topic_serial, click.id, "duplicate")
+            return
+        self.dedupe.add(click.id, now)
+        self.accepted += 1
+        # Dispatch first: the ack tells the Lambda the press already took effect.
+        self._hub.async_handle_click(click)
+        await self._async_ack(topic_serial, click.id, "accepted")
+
+    def _check(self, click: ClickMessage, topic_serial: str, now: datetime) -> ClickMessage:
+        """Return ``click`` if it fits its topic, the clock and the allow-list, else raise."""
+        if click.serial != topic_serial:
+            raise ProtocolError(
+                "serial",
+                "serial must match the topic's serial, got a different one",
+                RejectReason.SERIAL_MISMATCH,
+                click.id,
+            )
+        skew = abs(now - click.timestamp)
+        if skew > self._settings.replay_window:
+            raise ProtocolError(
+                "ts",
+                f"ts must be within {int(self._settings.replay_window.total_seconds())} s "
+                f"of now, got {int(skew.total_seconds())} s off",
+                RejectReason.STALE,
+                click.id,
+            )
+        if not self._hub.is_allowed(click.serial):
+            raise ProtocolError(
+                "serial",
+                "serial is not on the allow-list",
+                RejectReason.UNKNOWN_SERIAL,
+                click.id,
+            )
+        return click
+
+    async def _async_ack(
+        self,
+        serial: str,
+        message_id: str | None,
+        status: str,
+        reason: str | None = None,
+    ) -> None:
+        ack = build_ack(message_id, status, reason)
+        try:
+            await mqtt.async_publish(
+                self._hass, ack_topic(self._settings.prefix, serial), ack.to_payload(), ACK_QOS
+            )
+        except HomeAssistantError as err:
+            LOGGER.warning("Could not ack click %s as %s: %s", message_id, status, err)
