@@ -1,0 +1,1 @@
+"""The iot-backup Mosquitto broker: config, ACL, one set-up command, a local runner."""
