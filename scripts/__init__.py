@@ -1,0 +1,1 @@
+"""Local entry points: ``python -m scripts.demo`` and ``python -m scripts.bench``."""
