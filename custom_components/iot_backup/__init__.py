@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from homeassistant.components import mqtt
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 
 from .buttons import ButtonHub, serial_of_device
-from .const import CONF_ALLOWED_SERIALS, DOMAIN, PLATFORMS
+from .const import CONF_ALLOWED_SERIALS, DOMAIN, PLATFORMS, low_battery_issue_id
 from .data import ClickSettings, IotBackupConfigEntry, IotBackupData
 from .receiver import ClickReceiver
 
@@ -41,7 +42,10 @@ async def async_remove_config_entry_device(
     serial = serial_of_device(device)
     if serial is None:
         return True
-    entry.runtime_data.hub.async_forget(serial)
+    if entry.state is ConfigEntryState.LOADED:
+        entry.runtime_data.hub.async_forget(serial)
+    else:
+        ir.async_delete_issue(hass, DOMAIN, low_battery_issue_id(serial))
     allowed = entry.options.get(CONF_ALLOWED_SERIALS, [])
     if serial in allowed:
         # Changing options reloads the entry, so the settings no longer allow it.

@@ -51,5 +51,10 @@ class IotBackupButtonEntity(Entity):
 
     @callback
     def _async_handle_click(self, click: ClickMessage) -> None:
-        """Update state after an accepted click; subclasses extend."""
+        """Apply an accepted click of this button, then write the state."""
+        self._apply_click(click)
         self.async_write_ha_state()
+
+    def _apply_click(self, click: ClickMessage) -> None:
+        """Update the entity's attributes from ``click``; each platform implements it."""
+        raise NotImplementedError

@@ -95,7 +95,5 @@ class IotBackupPressEvent(IotBackupButtonEntity, EventEntity):
             self._trigger_event(*event_of_click(self._first_click))
             self._first_click = None
 
-    @callback
-    def _async_handle_click(self, click: ClickMessage) -> None:
+    def _apply_click(self, click: ClickMessage) -> None:
         self._trigger_event(*event_of_click(click))
-        self.async_write_ha_state()

@@ -91,8 +91,6 @@ class IotBackupSensor(IotBackupButtonEntity, RestoreSensor):
         ):
             self._attr_native_value = last.native_value
 
-    @callback
-    def _async_handle_click(self, click: ClickMessage) -> None:
+    def _apply_click(self, click: ClickMessage) -> None:
         if (value := self.entity_description.value_fn(self._button)) is not None:
             self._attr_native_value = value
-        self.async_write_ha_state()

@@ -187,3 +187,14 @@ async def test_remove_foreign_device_is_allowed(
         config_entry_id=entry.entry_id, identifiers={("other", "x")}
     )
     assert await async_remove_config_entry_device(hass, entry, device)
+
+
+async def test_remove_device_of_unloaded_entry(hass: HomeAssistant, mqtt_mock: Any) -> None:
+    """Removal works while the entry is unloaded: the serial leaves the allow-list."""
+    from custom_components.iot_backup import async_remove_config_entry_device
+
+    entry = await setup_integration(hass, allow_unknown_serials=False, allowed_serials=[SERIAL])
+    device = dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)})
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await async_remove_config_entry_device(hass, entry, device)
+    assert entry.options[CONF_ALLOWED_SERIALS] == []
