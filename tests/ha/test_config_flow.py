@@ -17,7 +17,14 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
-from . import OTHER_SERIAL, SERIAL, click_payload, create_config_entry, fire_click, setup_integration
+from . import (
+    OTHER_SERIAL,
+    SERIAL,
+    click_payload,
+    create_config_entry,
+    fire_click,
+    setup_integration,
+)
 
 BEHAVIOUR = {
     CONF_ALLOW_UNKNOWN_SERIALS: False,

@@ -24,7 +24,10 @@ def test_guard_flags_ha_notices() -> None:
             "Detected that custom integration 'iot_backup' sets option flow config_entry "
             "explicitly, which is deprecated at custom_components/iot_backup/config_flow.py",
         ),
-        _record("homeassistant.const", "CONF_X was used from iot_backup, this is a deprecated constant"),
+        _record(
+            "homeassistant.const",
+            "CONF_X was used from custom_components.iot_backup, this is a deprecated constant",
+        ),
         _record("homeassistant.helpers.frame", "Detected code that calls async_x. Please report"),
     ]
     caught = [
@@ -45,7 +48,9 @@ def test_guard_ignores_other_sources() -> None:
         _record("homeassistant.loader", "We found a custom integration iot_backup"),
     ]
     caught = [
-        _warning("old api deprecated", "/venv/site-packages/paho/mqtt/client.py", DeprecationWarning),
+        _warning(
+            "old api deprecated", "/venv/site-packages/paho/mqtt/client.py", DeprecationWarning
+        ),
         _warning("resource", "/repo/custom_components/iot_backup/x.py", ResourceWarning),
     ]
     assert deprecation_findings(records, caught) == []
