@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -77,12 +78,23 @@ def render_config(
     return rendered
 
 
+# Below Linux's ephemeral range (32768+), so no outgoing client socket can take the
+# port between choosing it and the broker binding it.
+_LISTENER_PORTS = range(20000, 32000)
+
+
 def free_loopback_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for an unused TCP port on ``host``."""
+    """Return a TCP port on ``host`` that is free now, chosen outside the ephemeral range."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+    for _ in range(200):
+        port = random.choice(_LISTENER_PORTS)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise BrokerStartError(f"no free TCP port on {host} in {_LISTENER_PORTS}")
 
 
 def _broker_user_ids() -> tuple[int, int] | None:
@@ -207,8 +219,9 @@ class LocalMosquitto:
                     f"mosquitto exited with code {self._process.returncode}; log:\n{self.log_text()}"
                 )
             try:
-                with socket.create_connection((self.host, self.tls_port), timeout=0.2):
-                    return
+                for port in (self.tls_port, self.mtls_port):
+                    socket.create_connection((self.host, port), timeout=0.2).close()
+                return
             except OSError:
                 time.sleep(0.005)
         self.stop()
