@@ -28,7 +28,7 @@ def lambda_context(request_id: str = "3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c") -> 
 
 def broker_env(broker, user: str = "lambda", listener: str = "tls", **extra: str) -> dict[str, str]:
     """IOT_BACKUP_* variables pointing the bridge at ``broker`` as ``user``."""
-    env = {"IOT_BACKUP_BROKER_HOST": "localhost", "IOT_BACKUP_CA_CERT": str(broker.ca_cert)}
+    env = {"IOT_BACKUP_BROKER_HOST": broker.host, "IOT_BACKUP_CA_CERT": str(broker.ca_cert)}
     if listener == "tls":
         username, password = broker.credentials(user)
         env |= {"IOT_BACKUP_BROKER_PORT": str(broker.tls_port), "IOT_BACKUP_USERNAME": username,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import subprocess
@@ -116,8 +117,11 @@ def test_password_hash_matches_mosquitto_passwd_format(tmp_path):
     subprocess.run([mosquitto_passwd, "-c", "-b", str(passwd_path), "lambda", "s3cret"], check=True)
     _, hashed = passwd_path.read_text().strip().split(":", 1)
 
-    assert hashed.startswith("$7$101$")
+    # The iteration count differs between mosquitto releases (101 in 2.0.11, 1000 later).
+    assert re.fullmatch(r"\$7\$[0-9]+\$[^$]+\$[^$]+", hashed)
     assert broker_setup.verify_mosquitto_password("s3cret", hashed)
     assert not broker_setup.verify_mosquitto_password("wrong", hashed)
     ours = broker_setup.hash_mosquitto_password("s3cret")
-    assert [len(part) for part in ours.split("$")] == [len(part) for part in hashed.split("$")]
+    ours_parts, theirs_parts = ours.split("$"), hashed.split("$")
+    # Salt length differs between releases too; the PBKDF2-SHA512 digest does not.
+    assert len(ours_parts[4]) == len(theirs_parts[4])

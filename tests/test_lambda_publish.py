@@ -8,11 +8,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 import json
 import logging
+from pathlib import Path
 import socket
 import threading
+import tempfile
 import time
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 import pytest
+
+from broker import setup_broker as broker_setup
 
 from lambda_bridge import protocol, publisher
 from lambda_bridge.events import InvalidEvent
@@ -205,15 +211,25 @@ def test_certificate_of_another_ca_is_refused(bridge, mosquitto_broker, tmp_path
         lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context())
 
 
-def test_host_name_is_checked(bridge) -> None:
-    # A name that reaches the broker but is not in its certificate (localhost, 127.0.0.1, ::1).
-    other_name = socket.gethostname()
-    try:
-        if other_name in ("localhost",) or socket.gethostbyname(other_name) != "127.0.0.1":
-            pytest.skip("this machine's host name does not resolve to 127.0.0.1")
-    except OSError:
-        pytest.skip("this machine's host name does not resolve")
-    bridge(broker_host=other_name)
+def test_host_name_is_checked(bridge, broker_material, mosquitto_with_config_changes) -> None:
+    """A broker whose certificate, from the trusted CA, names another host is refused."""
+    ca_cert = x509.load_pem_x509_certificate((broker_material / "certs" / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key(
+        (broker_material / "certs" / "ca.key").read_bytes(), password=None
+    )
+    cert, key = broker_setup._issue_leaf(ca_cert, ca_key, "server", ["broker.example.lan"], True)
+    folder = Path(tempfile.mkdtemp(prefix="other-host-", dir=broker_material.parent))
+    folder.chmod(0o755)
+    (folder / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path = folder / "server.key"
+    key_path.write_bytes(broker_setup._key_pem(key))
+    key_path.chmod(0o600)
+    broker_setup._hand_to_broker_user([key_path])
+    other_host_broker = mosquitto_with_config_changes({
+        "certfile /mosquitto/config/certs/server.crt": f"certfile {folder}/server.crt",
+        "keyfile /mosquitto/config/certs/server.key": f"keyfile {key_path}",
+    })
+    bridge(broker_port=str(other_host_broker.tls_port))
     with pytest.raises(ConnectFailed, match="TLS verification"):
         lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context())
 

@@ -29,7 +29,11 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 SOURCE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 # [0-9], not \d: in Python \d also matches non-ASCII digits such as '２'.
-TS_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+# Hour 24 and minute/second 60 are refused here: Python 3.14's fromisoformat takes 24:00.
+TS_PATTERN = re.compile(
+    r"(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z"
+)
 _PREFIX_MAX = 64
 
 

@@ -29,6 +29,7 @@ from custom_components.iot_backup.protocol import (
     parse_ack,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
 PREFIX = "iot_backup"
@@ -39,6 +40,20 @@ VECTOR_TIME = "2026-01-31T12:00:00+00:00"
 
 DEPRECATION_MARKERS = ("deprecated", "detected that custom integration", "detected code that")
 _SOURCES = ("homeassistant", "custom_components")
+
+
+def button_device(hass: HomeAssistant, serial: str) -> dr.DeviceEntry | None:
+    """Return the device of button ``serial``, or None.
+
+    Found through each entry's devices: HA 2026 deprecates ``async_get_device`` and
+    mapping access to ``devices``, and HA 2025.4 has no replacement for either.
+    """
+    registry = dr.async_get(hass)
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+            if (DOMAIN, serial) in device.identifiers:
+                return device
+    return None
 
 
 def create_config_entry(

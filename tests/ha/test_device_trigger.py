@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pytest_homeassistant_custom_component.common import (
+    async_get_device_automations,
+    async_mock_service,
+)
+import voluptuous as vol
 
 from custom_components.iot_backup.const import DOMAIN
 from custom_components.iot_backup.device_trigger import async_validate_trigger_config
@@ -13,19 +18,14 @@ from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import (
-    async_get_device_automations,
-    async_mock_service,
-)
-import voluptuous as vol
 
-from . import SERIAL, click_payload, fire_click, setup_integration
+from . import SERIAL, button_device, click_payload, fire_click, setup_integration
 
 
 async def test_get_triggers(hass: HomeAssistant, mqtt_mock: Any) -> None:
     """An allow-listed button offers single, double and long press triggers."""
     await setup_integration(hass, allow_unknown_serials=False, allowed_serials=[SERIAL])
-    device = dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     triggers = await async_get_device_automations(
         hass, DeviceAutomationType.TRIGGER, device.id
     )
@@ -70,7 +70,7 @@ async def test_each_press_fires_its_automation(
 ) -> None:
     """A press runs the automation of its type, and only that one."""
     await setup_integration(hass, allow_unknown_serials=False, allowed_serials=[SERIAL])
-    device = dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     calls: list[ServiceCall] = async_mock_service(hass, "test", "automation")
     assert await async_setup_component(
         hass,

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from custom_components.iot_backup.const import DOMAIN
 from custom_components.iot_backup.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
     mask_serial,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 
-from . import OTHER_SERIAL, SERIAL, click_payload, fire_click, setup_integration
+from . import OTHER_SERIAL, SERIAL, button_device, click_payload, fire_click, setup_integration
 
 
 async def test_entry_diagnostics(hass: HomeAssistant, mqtt_mock: Any) -> None:
@@ -49,7 +47,7 @@ async def test_device_diagnostics(hass: HomeAssistant, mqtt_mock: Any) -> None:
     """A button's device diagnostics mask its serial, also inside the name."""
     entry = await setup_integration(hass)
     await fire_click(hass, click_payload())
-    device = dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     diagnostics = await async_get_device_diagnostics(hass, entry, device)
     assert SERIAL not in json.dumps(diagnostics)
     assert diagnostics["device"]["name"] == f"IoT button {mask_serial(SERIAL)}"

@@ -15,6 +15,11 @@ from typing import Any
 import uuid
 
 import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_mock_service,
+)
 
 from custom_components.iot_backup.const import DOMAIN, EVENT_CLICK
 from custom_components.iot_backup.protocol import (
@@ -34,14 +39,9 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_capture_events,
-    async_mock_service,
-)
 from tests.vectors import load_vectors, payload_bytes
 
-from . import OTHER_SERIAL, PREFIX, SERIAL, setup_integration
+from . import OTHER_SERIAL, PREFIX, SERIAL, button_device, setup_integration
 
 pytestmark = pytest.mark.usefixtures("socket_enabled", "mock_hass_config")
 
@@ -147,7 +147,7 @@ async def test_lambda_press_fires_automation_and_gets_acks(
 ) -> None:
     """accepted (automation ran), duplicate (nothing ran), rejected (unknown serial)."""
     entry = await setup_integration(hass, allow_unknown_serials=False, allowed_serials=[SERIAL])
-    device = dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     calls: list[ServiceCall] = async_mock_service(hass, "test", "automation")
     assert await async_setup_component(
         hass,
@@ -190,7 +190,7 @@ async def test_lambda_press_fires_automation_and_gets_acks(
     await hass.async_block_till_done()
     assert (result["ack"], result["reason"]) == ("rejected", "unknown_serial")
     assert len(calls) == 1
-    assert dr.async_get(hass).async_get_device({(DOMAIN, OTHER_SERIAL)}) is None
+    assert button_device(hass, OTHER_SERIAL) is None
     assert entry.runtime_data.receiver.accepted == 1
 
 
@@ -298,4 +298,4 @@ async def test_generated_bad_payloads_through_real_broker(
     await hass.async_block_till_done()
     assert result["ack"] == "accepted"
     assert [event.data["click_type"] for event in clicks] == ["long"]
-    assert dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)}) is not None
+    assert button_device(hass, SERIAL) is not None

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from custom_components.iot_backup.const import CONF_ALLOWED_SERIALS, DOMAIN, EVENT_CLICK
+from pytest_homeassistant_custom_component.common import async_capture_events
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
+from custom_components.iot_backup.const import CONF_ALLOWED_SERIALS, EVENT_CLICK
+from homeassistant.components import websocket_api
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import async_capture_events
-from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from . import (
     OTHER_SERIAL,
     SERIAL,
+    button_device,
     click_payload,
     create_config_entry,
     fire_click,
@@ -59,7 +62,7 @@ async def test_setup_and_unload_leave_nothing_behind(
     await fire_click(hass, click_payload())
     assert clicks == []
     assert published_acks(mqtt_mock) == []
-    assert dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)}) is None
+    assert button_device(hass, SERIAL) is None
 
 
 async def test_reload_subscribes_once(hass: HomeAssistant, mqtt_mock: Any) -> None:
@@ -96,7 +99,7 @@ async def test_allow_list_devices_created_at_setup(
 ) -> None:
     """Allow-listed serials get a device and entities before their first press."""
     await setup_integration(hass, allow_unknown_serials=False, allowed_serials=[SERIAL])
-    device = dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     assert device is not None
     assert device.manufacturer == "Amazon"
     assert device.model == "AWS IoT Button"
@@ -127,13 +130,16 @@ async def _remove_device(
 ) -> bool:
     assert await async_setup_component(hass, "config", {})
     client = await hass_ws_client(hass)
-    await client.send_json_auto_id(
-        {
+    if "config/device_registry/remove" in hass.data[websocket_api.DOMAIN]:
+        # HA 2026: removes the device from every entry; the old command is deprecated.
+        message = {"type": "config/device_registry/remove", "device_id": device_id}
+    else:
+        message = {
             "type": "config/device_registry/remove_config_entry",
             "config_entry_id": entry_id,
             "device_id": device_id,
         }
-    )
+    await client.send_json_auto_id(message)
     response = await client.receive_json()
     await hass.async_block_till_done()
     return response["success"]
@@ -145,14 +151,13 @@ async def test_remove_device_allow_unknown(
     """Removing a discovered button forgets it; its next press re-creates it."""
     entry = await setup_integration(hass)
     await fire_click(hass, click_payload())
-    device_registry = dr.async_get(hass)
-    device = device_registry.async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     assert await _remove_device(hass, hass_ws_client, device.id, entry.entry_id)
-    assert device_registry.async_get_device({(DOMAIN, SERIAL)}) is None
+    assert button_device(hass, SERIAL) is None
     assert SERIAL not in entry.runtime_data.hub.buttons
 
     await fire_click(hass, click_payload())
-    assert device_registry.async_get_device({(DOMAIN, SERIAL)}) is not None
+    assert button_device(hass, SERIAL) is not None
 
 
 async def test_remove_device_drops_it_from_allow_list(
@@ -162,8 +167,7 @@ async def test_remove_device_drops_it_from_allow_list(
     entry = await setup_integration(
         hass, allow_unknown_serials=False, allowed_serials=[SERIAL, OTHER_SERIAL]
     )
-    device_registry = dr.async_get(hass)
-    device = device_registry.async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     assert await _remove_device(hass, hass_ws_client, device.id, entry.entry_id)
     assert entry.options[CONF_ALLOWED_SERIALS] == [OTHER_SERIAL]
     assert entry.state is ConfigEntryState.LOADED
@@ -173,7 +177,7 @@ async def test_remove_device_drops_it_from_allow_list(
     assert [(a.status, a.reason) for a in published_acks(mqtt_mock)] == [
         ("rejected", "unknown_serial")
     ]
-    assert device_registry.async_get_device({(DOMAIN, SERIAL)}) is None
+    assert button_device(hass, SERIAL) is None
 
 
 async def test_remove_foreign_device_is_allowed(
@@ -194,7 +198,7 @@ async def test_remove_device_of_unloaded_entry(hass: HomeAssistant, mqtt_mock: A
     from custom_components.iot_backup import async_remove_config_entry_device
 
     entry = await setup_integration(hass, allow_unknown_serials=False, allowed_serials=[SERIAL])
-    device = dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await async_remove_config_entry_device(hass, entry, device)
     assert entry.options[CONF_ALLOWED_SERIALS] == []

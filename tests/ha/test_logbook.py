@@ -10,14 +10,14 @@ from homeassistant.components.logbook import LOGBOOK_ENTRY_MESSAGE, LOGBOOK_ENTR
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
-from . import SERIAL, click_payload, fire_click, setup_integration
+from . import SERIAL, button_device, click_payload, fire_click, setup_integration
 
 
 async def test_click_described(hass: HomeAssistant, mqtt_mock: Any) -> None:
     """A click reads '<device name> registered a double press'."""
     await setup_integration(hass)
     await fire_click(hass, click_payload())
-    device = dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)})
+    device = button_device(hass, SERIAL)
     dr.async_get(hass).async_update_device(device.id, name_by_user="Hall button")
 
     # The logbook component needs the frontend; call the describer hook directly.

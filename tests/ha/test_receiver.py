@@ -9,8 +9,12 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 import pytest
+from pytest_homeassistant_custom_component.common import (
+    async_capture_events,
+    async_fire_mqtt_message,
+)
 
-from custom_components.iot_backup.const import DOMAIN, EVENT_CLICK
+from custom_components.iot_backup.const import EVENT_CLICK
 from custom_components.iot_backup.protocol import (
     ProtocolError,
     ack_topic,
@@ -20,18 +24,14 @@ from custom_components.iot_backup.protocol import (
 from custom_components.iot_backup.receiver import DedupeCache, RejectLog
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import (
-    async_capture_events,
-    async_fire_mqtt_message,
-)
 from tests.vectors import load_vectors, payload_bytes
 
 from . import (
     OTHER_SERIAL,
     SERIAL,
     VECTOR_TIME,
+    button_device,
     click_payload,
     fire_click,
     published_acks,
@@ -82,7 +82,7 @@ async def test_every_invalid_vector_rejected_with_its_ack(
         ], vector["name"]
 
     assert clicks == []
-    assert dr.async_get(hass).async_get_device({(DOMAIN, SERIAL)}) is None
+    assert button_device(hass, SERIAL) is None
 
 
 async def test_serial_mismatch(hass: HomeAssistant, mqtt_mock: Any) -> None:
@@ -123,7 +123,7 @@ async def test_unknown_serial_when_allow_listing(hass: HomeAssistant, mqtt_mock:
 
     await fire_click(hass, click_payload(OTHER_SERIAL), serial=OTHER_SERIAL)
     assert clicks == []
-    assert dr.async_get(hass).async_get_device({(DOMAIN, OTHER_SERIAL)}) is None
+    assert button_device(hass, OTHER_SERIAL) is None
     await fire_click(hass, click_payload(SERIAL))
     assert len(clicks) == 1
     assert [(a.status, a.reason) for a in published_acks(mqtt_mock)] == [
@@ -136,7 +136,7 @@ async def test_unknown_serial_added_on_first_press(hass: HomeAssistant, mqtt_moc
     """Accept-any mode: the first valid press creates the device."""
     await setup_integration(hass, allow_unknown_serials=True)
     await fire_click(hass, click_payload(OTHER_SERIAL), serial=OTHER_SERIAL)
-    device = dr.async_get(hass).async_get_device({(DOMAIN, OTHER_SERIAL)})
+    device = button_device(hass, OTHER_SERIAL)
     assert device is not None
     assert device.name == f"IoT button {OTHER_SERIAL}"
 

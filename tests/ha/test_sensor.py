@@ -6,6 +6,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 import pytest
+from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
 
 from custom_components.iot_backup.const import DOMAIN, LOW_BATTERY_MV, RECOVERED_BATTERY_MV
 from homeassistant.components.sensor import ATTR_STATE_CLASS
@@ -17,7 +18,6 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
-from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
 
 from . import SERIAL, click_payload, fire_click, setup_integration
 
