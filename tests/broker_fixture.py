@@ -12,6 +12,8 @@ The fixtures (registered in ``tests/conftest.py``):
 
 from __future__ import annotations
 
+import functools
+
 import queue
 import shutil
 import ssl
@@ -256,7 +258,7 @@ class ContainerMosquitto:
     def __init__(
         self, config_dir: Path, data_dir: Path, image: str = "eclipse-mosquitto:2.0.11"
     ) -> None:
-        from testcontainers.mqtt import MosquittoContainer
+        from testcontainers.community.mqtt import MosquittoContainer
 
         self.config_dir, self.data_dir = Path(config_dir), Path(data_dir)
         self.ca_cert = self.config_dir / "certs" / "ca.crt"
@@ -308,11 +310,12 @@ class ContainerMosquitto:
     client_cert = LocalMosquitto.client_cert
 
 
+@functools.cache
 def docker_engine_answers() -> bool:
-    """True if testcontainers is installed and a Docker engine replies to ping."""
+    """True if testcontainers is installed and a Docker engine replies to ping (asked once)."""
     try:
         import docker
-        import testcontainers.mqtt  # noqa: F401
+        import testcontainers.community.mqtt  # noqa: F401
     except ImportError:
         return False
     try:

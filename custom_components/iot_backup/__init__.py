@@ -11,7 +11,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from .buttons import ButtonHub, serial_of_device
 from .const import CONF_ALLOWED_SERIALS, DOMAIN, PLATFORMS, low_battery_issue_id
 from .data import ClickSettings, IotBackupConfigEntry, IotBackupData
-from .receiver import ClickReceiver
+from .receiver import ClickReceiver, accepted_ids_store
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: IotBackupConfigEntry) -> bool:
@@ -21,10 +21,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotBackupConfigEntry) ->
     settings = ClickSettings.from_entry(entry)
     hub = ButtonHub(hass, entry, settings)
     hub.async_load()
-    receiver = ClickReceiver(hass, settings, hub)
+    receiver = ClickReceiver(hass, entry.entry_id, settings, hub)
     entry.runtime_data = IotBackupData(settings=settings, hub=hub, receiver=receiver)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # Subscribe last, so the first click finds every platform ready.
+    entry.async_on_unload(receiver.async_save)
     entry.async_on_unload(await receiver.async_start())
     entry.async_on_unload(entry.add_update_listener(_async_reload_on_update))
     return True
@@ -33,6 +34,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: IotBackupConfigEntry) ->
 async def async_unload_entry(hass: HomeAssistant, entry: IotBackupConfigEntry) -> bool:
     """Unload platforms; the MQTT subscription and listeners go with async_on_unload."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: IotBackupConfigEntry) -> None:
+    """Delete the entry's saved click ids."""
+    await accepted_ids_store(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(

@@ -30,6 +30,9 @@ MAX_REPLAY_WINDOW: Final = 3600
 
 # Dedupe memory: ids live for the replay window, and at most this many are kept.
 DEDUPE_MAX_IDS: Final = 10_000
+# Accepted ids are saved this many seconds after a click (batched), and on unload.
+ACCEPTED_IDS_SAVE_DELAY: Final = 1
+ACCEPTED_IDS_STORAGE_VERSION: Final = 1
 # At most one warning per reject reason per this interval; the rest are counted.
 REJECT_LOG_INTERVAL: Final = timedelta(minutes=1)
 

@@ -9,10 +9,18 @@ from datetime import datetime, timedelta
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .buttons import ButtonHub
-from .const import DEDUPE_MAX_IDS, LOGGER, REJECT_LOG_INTERVAL
+from .const import (
+    ACCEPTED_IDS_SAVE_DELAY,
+    ACCEPTED_IDS_STORAGE_VERSION,
+    DEDUPE_MAX_IDS,
+    DOMAIN,
+    LOGGER,
+    REJECT_LOG_INTERVAL,
+)
 from .data import ClickSettings
 from .protocol import (
     ClickMessage,
@@ -56,6 +64,17 @@ class DedupeCache:
         while len(self._seen) > self._max_ids:
             self._seen.popitem(last=False)
 
+    def to_storage(self) -> dict[str, list[list[str]]]:
+        """Return the remembered ids, oldest first, as JSON-ready data."""
+        return {"ids": [[message_id, added.isoformat()] for message_id, added in self._seen.items()]}
+
+    def restore(self, saved: dict[str, list[list[str]]], now: datetime) -> None:
+        """Remember the ids of ``to_storage`` data again, dropping the expired ones."""
+        for message_id, added in saved.get("ids", []):
+            if (added_at := dt_util.parse_datetime(added)) is not None:
+                self.add(message_id, added_at)
+        self._expire(now)
+
     def _expire(self, now: datetime) -> None:
         horizon = now - self._ttl
         while self._seen:
@@ -98,21 +117,38 @@ class RejectLog:
         self._by_reason[reason] = _ReasonLog(now)
 
 
-class ClickReceiver:
-    """Subscribe to an entry's click topics and answer every click with an ack."""
+def accepted_ids_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, list[list[str]]]]:
+    """Return the store of an entry's accepted click ids."""
+    return Store(hass, ACCEPTED_IDS_STORAGE_VERSION, f"{DOMAIN}.{entry_id}.accepted_ids")
 
-    def __init__(self, hass: HomeAssistant, settings: ClickSettings, hub: ButtonHub) -> None:
-        """Prepare; nothing is subscribed until async_start."""
+
+class ClickReceiver:
+    """Subscribe to an entry's click topics and answer every click with an ack.
+
+    Accepted ids are saved, so a retry that arrives after a reload or a restart of
+    Home Assistant is still recognised as a duplicate.
+    """
+
+    def __init__(
+        self, hass: HomeAssistant, entry_id: str, settings: ClickSettings, hub: ButtonHub
+    ) -> None:
+        """Prepare; nothing is loaded or subscribed until async_start."""
         self._hass = hass
         self._settings = settings
         self._hub = hub
+        self._store = accepted_ids_store(hass, entry_id)
         self.dedupe = DedupeCache(settings.replay_window)
         self.reject_log = RejectLog()
         self.accepted = 0
         self.duplicates = 0
 
     async def async_start(self) -> CALLBACK_TYPE:
-        """Subscribe (QoS 1) to every button's click topic; return the unsubscribe."""
+        """Load the saved ids, then subscribe (QoS 1) to every button's click topic.
+
+        Returns the unsubscribe.
+        """
+        if saved := await self._store.async_load():
+            self.dedupe.restore(saved, dt_util.utcnow())
         return await mqtt.async_subscribe(
             self._hass,
             click_subscription(self._settings.prefix),
@@ -141,10 +177,15 @@ class ClickReceiver:
             await self._async_ack(topic_serial, click.id, "duplicate")
             return
         self.dedupe.add(click.id, now)
+        self._store.async_delay_save(self.dedupe.to_storage, ACCEPTED_IDS_SAVE_DELAY)
         self.accepted += 1
         # Dispatch first: the ack tells the Lambda the press already took effect.
         self._hub.async_handle_click(click)
         await self._async_ack(topic_serial, click.id, "accepted")
+
+    async def async_save(self) -> None:
+        """Write the accepted ids now (on unload), instead of after the save delay."""
+        await self._store.async_save(self.dedupe.to_storage())
 
     def _check(self, click: ClickMessage, topic_serial: str, now: datetime) -> ClickMessage:
         """Return ``click`` if it fits its topic, the clock and the allow-list, else raise."""
