@@ -24,6 +24,7 @@ demo: deps
 ## bench: latency and import-time figures (prints a table; asserts nothing)
 bench: deps
 	$(PY) -m scripts.bench
+	$(PY) -m pytest benchmarks -s -q
 
 ## broker-setup: CA, server and client certificates, passwords for broker/ (idempotent)
 broker-setup: deps

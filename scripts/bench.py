@@ -55,7 +55,8 @@ class Receiver:
              "-V", "mqttv5", "-q", "1", "-t", f"{DEFAULT_TOPIC_PREFIX}/+/click"],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         for line in self._process.stdout:
@@ -73,6 +74,7 @@ class Receiver:
     def close(self) -> None:
         self._process.terminate()
         self._process.wait()
+        self._reader.join()
 
 
 class RawPublisher:
