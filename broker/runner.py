@@ -7,7 +7,9 @@ rewritten; every other setting is the one that ships.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import os
+from pathlib import Path
 import pwd
 import random
 import re
@@ -17,8 +19,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Self
 
 BROKER_DIR = Path(__file__).resolve().parent

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import argparse
 import base64
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 import datetime
 import hashlib
 import hmac
 import ipaddress
 import os
+from pathlib import Path
 import pwd
 import secrets
 import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature

@@ -30,22 +30,32 @@ _ENV_OPTIONS = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m lambda_bridge`` argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m lambda_bridge", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lambda_bridge", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     press = commands.add_parser("press", help="publish one test click (a direct test event)")
     press.add_argument("--serial", required=True, help="button serial, e.g. G030PM0000000001")
-    press.add_argument("--click", required=True, choices=("single", "double", "long"), help="click type")
-    press.add_argument("--battery-mv", type=int, help="battery voltage in millivolts (default: none)")
+    press.add_argument(
+        "--click", required=True, choices=("single", "double", "long"), help="click type"
+    )
+    press.add_argument(
+        "--battery-mv", type=int, help="battery voltage in millivolts (default: none)"
+    )
     press.add_argument("--id", help="message id (default: a fresh UUID)")
     press.add_argument("--host", help="broker host [IOT_BACKUP_BROKER_HOST]")
     press.add_argument("--port", help="broker TLS port [IOT_BACKUP_BROKER_PORT, 8883]")
     press.add_argument("--ca", help="CA certificate PEM file [IOT_BACKUP_CA_CERT]")
     press.add_argument("--username", help="MQTT user name [IOT_BACKUP_USERNAME]")
-    press.add_argument("--password-file", help="file holding the MQTT password [IOT_BACKUP_PASSWORD]")
+    press.add_argument(
+        "--password-file", help="file holding the MQTT password [IOT_BACKUP_PASSWORD]"
+    )
     press.add_argument("--cert", help="client certificate PEM file [IOT_BACKUP_CLIENT_CERT]")
     press.add_argument("--key", help="client key PEM file [IOT_BACKUP_CLIENT_KEY]")
     press.add_argument("--prefix", help="topic prefix [IOT_BACKUP_TOPIC_PREFIX, iot_backup]")
-    press.add_argument("--ack-timeout", help="seconds to wait for the ack, 0 = don't [IOT_BACKUP_ACK_TIMEOUT]")
+    press.add_argument(
+        "--ack-timeout", help="seconds to wait for the ack, 0 = don't [IOT_BACKUP_ACK_TIMEOUT]"
+    )
     return parser
 
 

@@ -98,7 +98,8 @@ def _from_iot_1click(event: dict[str, Any]) -> ClickMessage:
     reported_time = clicked.get("reportedTime")
     if reported_time is None:
         raise InvalidEvent(
-            "deviceEvent.buttonClicked.reportedTime", "deviceEvent.buttonClicked.reportedTime is required"
+            "deviceEvent.buttonClicked.reportedTime",
+            "deviceEvent.buttonClicked.reportedTime is required",
         )
     field = "deviceEvent.buttonClicked.reportedTime"
     _renamed(lambda value: parse_timestamp(value, field), reported_time, field)
@@ -121,7 +122,9 @@ def _from_test_event(event: dict[str, Any], context: Any, clock: Clock) -> Click
         raise InvalidEvent("click_type", "click_type is required")
     battery_mv = _renamed(validate_battery_mv, event.get("battery_mv"), "battery_mv")
     message_id = _renamed(validate_id, event["id"], "id") if "id" in event else _request_id(context)
-    return _click(message_id, serial, click_type, battery_mv, format_timestamp(clock()), SOURCE_TEST)
+    return _click(
+        message_id, serial, click_type, battery_mv, format_timestamp(clock()), SOURCE_TEST
+    )
 
 
 # Field readers: each raises InvalidEvent naming the event's own field.
@@ -139,7 +142,9 @@ def _event_object(event: Any) -> dict[str, Any]:
         try:
             event = json.loads(raw.decode("utf-8"))
         except ValueError as err:
-            raise InvalidEvent("event", "event text must be a JSON object", RejectReason.NOT_JSON) from err
+            raise InvalidEvent(
+                "event", "event text must be a JSON object", RejectReason.NOT_JSON
+            ) from err
     if not isinstance(event, dict):
         raise InvalidEvent("event", f"event must be a JSON object, got {type(event).__name__}")
     return event
@@ -186,7 +191,11 @@ def _battery_voltage(value: Any) -> int | None:
 
 
 def _epoch_ms(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not _EPOCH_MS_MIN <= value <= _EPOCH_MS_MAX:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not _EPOCH_MS_MIN <= value <= _EPOCH_MS_MAX
+    ):
         raise InvalidEvent(
             "timestamp",
             "timestamp must be epoch milliseconds (an integer, as from the IoT rule's "
@@ -211,8 +220,12 @@ def _click(
 ) -> ClickMessage:
     try:
         return build_click(
-            message_id=message_id, serial=serial, click_type=click_type,
-            battery_mv=battery_mv, ts=ts, source=source,
+            message_id=message_id,
+            serial=serial,
+            click_type=click_type,
+            battery_mv=battery_mv,
+            ts=ts,
+            source=source,
         )
     except InvalidEvent:
         raise

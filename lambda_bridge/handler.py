@@ -43,10 +43,20 @@ def handle(event: Any, context: Any) -> tuple[ClickMessage, dict[str, Any]]:
     }
     if result.ack == "rejected":
         # A retry would be rejected again, so return; but make it loud.
-        _LOGGER.warning("Click %s from %s was rejected by the consumer: %s", click.id, click.serial, result.reason)
+        _LOGGER.warning(
+            "Click %s from %s was rejected by the consumer: %s",
+            click.id,
+            click.serial,
+            result.reason,
+        )
     else:
         _LOGGER.info(
             "Published %s click %s from %s on %s (ack: %s, attempts: %d)",
-            click.click_type, click.id, click.serial, result.topic, result.ack, result.attempts,
+            click.click_type,
+            click.id,
+            click.serial,
+            result.topic,
+            result.ack,
+            result.attempts,
         )
     return click, outcome

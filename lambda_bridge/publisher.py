@@ -183,14 +183,22 @@ def publish_click(
     for attempt in (1, 2):
         connection = _connection(settings)
         try:
-            ack = _exchange(connection, settings, topic, reply_topic, payload, click.id, ack_timeout)
+            ack = _exchange(
+                connection, settings, topic, reply_topic, payload, click.id, ack_timeout
+            )
         except _ConnectionLost as err:
             _drop_connection()
             if attempt == 2:
-                raise PublishFailed(f"connection to the broker lost twice while publishing: {err}") from None
-            _LOGGER.warning("Connection lost while publishing %s (%s); reconnecting once", click.id, err)
+                raise PublishFailed(
+                    f"connection to the broker lost twice while publishing: {err}"
+                ) from None
+            _LOGGER.warning(
+                "Connection lost while publishing %s (%s); reconnecting once", click.id, err
+            )
             continue
-        return PublishResult(topic, ack.status if ack else None, ack.reason if ack else None, attempt)
+        return PublishResult(
+            topic, ack.status if ack else None, ack.reason if ack else None, attempt
+        )
     raise AssertionError("unreachable")
 
 
@@ -256,8 +264,15 @@ def _identity(settings: Settings) -> tuple:
     password = resolve_secret(settings.password, settings) if settings.password else None
     key = resolve_secret(settings.client_key, settings) if settings.client_key else None
     return (
-        settings.broker_host, settings.broker_port, settings.ca_cert, settings.username,
-        hash(password), settings.client_cert, hash(key), settings.client_id, settings.connect_timeout,
+        settings.broker_host,
+        settings.broker_port,
+        settings.ca_cert,
+        settings.username,
+        hash(password),
+        settings.client_cert,
+        hash(key),
+        settings.client_id,
+        settings.connect_timeout,
     )
 
 
@@ -270,7 +285,9 @@ def _open(settings: Settings, identity: tuple) -> Connection:
         client.username_pw_set(settings.username, resolve_secret(settings.password, settings))
     where = f"{settings.broker_host}:{settings.broker_port}"
     try:
-        client.connect(settings.broker_host, settings.broker_port, keepalive=KEEPALIVE, clean_start=True)
+        client.connect(
+            settings.broker_host, settings.broker_port, keepalive=KEEPALIVE, clean_start=True
+        )
         deadline = time.monotonic() + settings.connect_timeout
         answered = connection.pump(deadline, lambda: connection.connack is not None)
     except ssl.SSLCertVerificationError as err:
@@ -288,7 +305,9 @@ def _open(settings: Settings, identity: tuple) -> Connection:
         connection.close()
         if code in _AUTH_REFUSALS:
             SECRETS.clear()  # the next attempt refetches rotated secrets
-        raise ConnectFailed(f"{where} refused the connection: {connection.connack} (0x{code:02X})", code)
+        raise ConnectFailed(
+            f"{where} refused the connection: {connection.connack} (0x{code:02X})", code
+        )
     return connection
 
 
@@ -302,7 +321,9 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
     context.sslsocket_class = _BridgeSSLSocket
     context.handshake_timeout = settings.connect_timeout
     if settings.client_cert is not None:
-        _load_client_cert(context, settings.client_cert, resolve_secret(settings.client_key, settings))
+        _load_client_cert(
+            context, settings.client_cert, resolve_secret(settings.client_key, settings)
+        )
     return context
 
 
@@ -316,7 +337,9 @@ def _load_client_cert(context: ssl.SSLContext, cert: str, key: str) -> None:
         for name, value in (("client.crt", cert), ("client.key", key)):
             if value.lstrip().startswith(PEM_MARKER):
                 path = os.path.join(private_dir, name)
-                with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                with open(
+                    os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
+                ) as handle:
                     handle.write(value)
                 value = path
             paths.append(value)

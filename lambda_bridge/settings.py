@@ -86,7 +86,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     username = get("USERNAME")
     password = _secret_ref(env, "PASSWORD")
     if password is not None and username is None:
-        raise ConfigError("IOT_BACKUP_USERNAME", "IOT_BACKUP_USERNAME is required when a password is set")
+        raise ConfigError(
+            "IOT_BACKUP_USERNAME", "IOT_BACKUP_USERNAME is required when a password is set"
+        )
     if username is not None and password is None:
         raise ConfigError(
             "IOT_BACKUP_PASSWORD",
@@ -98,11 +100,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if (client_cert is None) != (client_key is None):
         missing = "IOT_BACKUP_CLIENT_KEY" if client_key is None else "IOT_BACKUP_CLIENT_CERT"
         raise ConfigError(
-            missing, "IOT_BACKUP_CLIENT_CERT and IOT_BACKUP_CLIENT_KEY (or its _SECRET/_PARAMETER) go together"
+            missing,
+            "IOT_BACKUP_CLIENT_CERT and IOT_BACKUP_CLIENT_KEY (or its _SECRET/_PARAMETER) go together",
         )
     if client_cert is not None and not client_cert.lstrip().startswith(PEM_MARKER):
         _readable_file(client_cert, "IOT_BACKUP_CLIENT_CERT")
-    if client_key is not None and client_key.kind == "inline" and not client_key.name.lstrip().startswith(PEM_MARKER):
+    if (
+        client_key is not None
+        and client_key.kind == "inline"
+        and not client_key.name.lstrip().startswith(PEM_MARKER)
+    ):
         _readable_file(client_key.name, "IOT_BACKUP_CLIENT_KEY")
     if username is None and client_cert is None:
         raise ConfigError(
@@ -115,11 +122,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         validate_prefix(prefix)
     except ProtocolError as err:
-        raise ConfigError("IOT_BACKUP_TOPIC_PREFIX", "IOT_BACKUP_TOPIC_PREFIX: " + str(err)) from err
-    client_id = get("CLIENT_ID")
-    if client_id is not None and (len(client_id) > 40 or not client_id.isascii() or not client_id.isprintable()):
         raise ConfigError(
-            "IOT_BACKUP_CLIENT_ID", "IOT_BACKUP_CLIENT_ID must be at most 40 printable ASCII characters"
+            "IOT_BACKUP_TOPIC_PREFIX", "IOT_BACKUP_TOPIC_PREFIX: " + str(err)
+        ) from err
+    client_id = get("CLIENT_ID")
+    if client_id is not None and (
+        len(client_id) > 40 or not client_id.isascii() or not client_id.isprintable()
+    ):
+        raise ConfigError(
+            "IOT_BACKUP_CLIENT_ID",
+            "IOT_BACKUP_CLIENT_ID must be at most 40 printable ASCII characters",
         )
     return Settings(
         broker_host=host,
@@ -130,14 +142,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         client_cert=client_cert,
         client_key=client_key,
         topic_prefix=prefix,
-        ack_timeout=_number(get("ACK_TIMEOUT"), "IOT_BACKUP_ACK_TIMEOUT", DEFAULT_ACK_TIMEOUT, float, 0, 900),
+        ack_timeout=_number(
+            get("ACK_TIMEOUT"), "IOT_BACKUP_ACK_TIMEOUT", DEFAULT_ACK_TIMEOUT, float, 0, 900
+        ),
         connect_timeout=_number(
-            get("CONNECT_TIMEOUT"), "IOT_BACKUP_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT, float, 0.1, 900
+            get("CONNECT_TIMEOUT"),
+            "IOT_BACKUP_CONNECT_TIMEOUT",
+            DEFAULT_CONNECT_TIMEOUT,
+            float,
+            0.1,
+            900,
         ),
         publish_timeout=_number(
-            get("PUBLISH_TIMEOUT"), "IOT_BACKUP_PUBLISH_TIMEOUT", DEFAULT_PUBLISH_TIMEOUT, float, 0.1, 900
+            get("PUBLISH_TIMEOUT"),
+            "IOT_BACKUP_PUBLISH_TIMEOUT",
+            DEFAULT_PUBLISH_TIMEOUT,
+            float,
+            0.1,
+            900,
         ),
-        secret_ttl=_number(get("SECRET_TTL"), "IOT_BACKUP_SECRET_TTL", DEFAULT_SECRET_TTL, float, 0, 86_400),
+        secret_ttl=_number(
+            get("SECRET_TTL"), "IOT_BACKUP_SECRET_TTL", DEFAULT_SECRET_TTL, float, 0, 86_400
+        ),
         client_id=client_id,
     )
 
@@ -161,7 +187,9 @@ def _secret_ref(env: Mapping[str, str], name: str) -> SecretRef | None:
     return candidates[0] if candidates else None
 
 
-def _number(raw: str | None, variable: str, default: float, kind: type, low: float, high: float) -> Any:
+def _number(
+    raw: str | None, variable: str, default: float, kind: type, low: float, high: float
+) -> Any:
     if raw is None:
         return default
     try:
@@ -170,7 +198,8 @@ def _number(raw: str | None, variable: str, default: float, kind: type, low: flo
         value = None
     if value is None or value != value or not low <= value <= high:
         raise ConfigError(
-            variable, f"{variable} must be {'an integer' if kind is int else 'a number'} {low}..{high}, got {raw[:20]!r}"
+            variable,
+            f"{variable} must be {'an integer' if kind is int else 'a number'} {low}..{high}, got {raw[:20]!r}",
         )
     return value
 
@@ -178,7 +207,8 @@ def _number(raw: str | None, variable: str, default: float, kind: type, low: flo
 def _readable_file(path: str, variable: str) -> None:
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
         raise ConfigError(
-            variable, f"{variable} must be a readable PEM file or PEM text starting with {PEM_MARKER}, got path {path!r}"
+            variable,
+            f"{variable} must be a readable PEM file or PEM text starting with {PEM_MARKER}, got path {path!r}",
         )
 
 
@@ -228,7 +258,9 @@ def resolve_secret(ref: SecretRef, settings: Settings, cache: SecretCache | None
         return (cache or SECRETS).get(ref, settings.secret_ttl)
     except SecretFetchError:
         raise
-    except Exception as err:  # botocore's ClientError, NoCredentialsError, EndpointConnectionError ...
+    except (
+        Exception
+    ) as err:  # botocore's ClientError, NoCredentialsError, EndpointConnectionError ...
         raise SecretFetchError(
             f"{ref.variable}: could not read {ref.kind} {ref.name!r}: {type(err).__name__}: {err}"
         ) from err

@@ -36,17 +36,34 @@ class LambdaContext:
 def demo_presses() -> list[tuple[str, dict]]:
     """One press per click type: the classic IoT-rule event and the IoT 1-Click event."""
     return [
-        ("classic IoT button, SINGLE",
-         {"serialNumber": SERIAL, "batteryVoltage": "1615mV", "clickType": "SINGLE"}),
-        ("AWS IoT 1-Click, DOUBLE",
-         {"deviceInfo": {"deviceId": SERIAL, "type": "button", "remainingLife": 98.7,
-                         "attributes": {"projectRegion": "us-east-1"}},
-          "deviceEvent": {"buttonClicked": {"clickType": "DOUBLE",
-                                            "reportedTime": now_timestamp()}},
-          "placementInfo": {"projectName": "backup", "placementName": "desk",
-                            "attributes": {}, "devices": {"button": SERIAL}}}),
-        ("classic IoT button, LONG",
-         {"serialNumber": SERIAL, "batteryVoltage": "1590mV", "clickType": "LONG"}),
+        (
+            "classic IoT button, SINGLE",
+            {"serialNumber": SERIAL, "batteryVoltage": "1615mV", "clickType": "SINGLE"},
+        ),
+        (
+            "AWS IoT 1-Click, DOUBLE",
+            {
+                "deviceInfo": {
+                    "deviceId": SERIAL,
+                    "type": "button",
+                    "remainingLife": 98.7,
+                    "attributes": {"projectRegion": "us-east-1"},
+                },
+                "deviceEvent": {
+                    "buttonClicked": {"clickType": "DOUBLE", "reportedTime": now_timestamp()}
+                },
+                "placementInfo": {
+                    "projectName": "backup",
+                    "placementName": "desk",
+                    "attributes": {},
+                    "devices": {"button": SERIAL},
+                },
+            },
+        ),
+        (
+            "classic IoT button, LONG",
+            {"serialNumber": SERIAL, "batteryVoltage": "1590mV", "clickType": "LONG"},
+        ),
     ]
 
 
@@ -61,7 +78,8 @@ class Subscriber:
         self.client.username_pw_set(*broker.credentials("homeassistant"))
         self.client.tls_set(ca_certs=str(broker.ca_cert))
         self.client.on_connect = lambda c, *_: c.subscribe(
-            click_subscription(DEFAULT_TOPIC_PREFIX), qos=1)
+            click_subscription(DEFAULT_TOPIC_PREFIX), qos=1
+        )
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect("localhost", broker.tls_port)
@@ -88,16 +106,20 @@ def main() -> int:
     for line in setup_broker(BROKER_DIR).lines():
         print(f"  {line}")
     with LocalMosquitto(BROKER_DIR, BROKER_DIR / "data") as broker:
-        print(f"\n== Mosquitto on TLS localhost:{broker.tls_port} "
-              f"(mutual TLS :{broker.mtls_port}), up in {broker.start_seconds * 1000:.1f} ms ==")
+        print(
+            f"\n== Mosquitto on TLS localhost:{broker.tls_port} "
+            f"(mutual TLS :{broker.mtls_port}), up in {broker.start_seconds * 1000:.1f} ms =="
+        )
         username, password = broker.credentials("lambda")
-        os.environ.update({
-            "IOT_BACKUP_BROKER_HOST": "localhost",
-            "IOT_BACKUP_BROKER_PORT": str(broker.tls_port),
-            "IOT_BACKUP_CA_CERT": str(broker.ca_cert),
-            "IOT_BACKUP_USERNAME": username,
-            "IOT_BACKUP_PASSWORD": password,
-        })
+        os.environ.update(
+            {
+                "IOT_BACKUP_BROKER_HOST": "localhost",
+                "IOT_BACKUP_BROKER_PORT": str(broker.tls_port),
+                "IOT_BACKUP_CA_CERT": str(broker.ca_cert),
+                "IOT_BACKUP_USERNAME": username,
+                "IOT_BACKUP_PASSWORD": password,
+            }
+        )
         subscriber = Subscriber(broker)
         lost = 0
         try:

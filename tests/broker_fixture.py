@@ -12,21 +12,20 @@ The fixtures (registered in ``tests/conftest.py``):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import functools
-
+from pathlib import Path
 import queue
 import shutil
 import ssl
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+import pytest
 
 from broker import setup_broker as broker_setup
 from broker.runner import (

@@ -1,7 +1,7 @@
 """Shared pytest fixtures. Each block names its owner; append yours below."""
 
-import sys
 from pathlib import Path
+import sys
 
 # `broker` and `tests` must import the same way under plain `pytest` and `python -m pytest`.
 _REPO_ROOT = str(Path(__file__).resolve().parent.parent)

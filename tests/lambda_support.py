@@ -15,9 +15,23 @@ from lambda_bridge import protocol, publisher, settings as bridge_settings
 
 SERIAL = "G030PM0000000001"
 ENV_VARS = (
-    "BROKER_HOST", "BROKER_PORT", "CA_CERT", "USERNAME", "PASSWORD", "PASSWORD_SECRET",
-    "PASSWORD_PARAMETER", "CLIENT_CERT", "CLIENT_KEY", "CLIENT_KEY_SECRET", "CLIENT_KEY_PARAMETER",
-    "TOPIC_PREFIX", "ACK_TIMEOUT", "CONNECT_TIMEOUT", "PUBLISH_TIMEOUT", "SECRET_TTL", "CLIENT_ID",
+    "BROKER_HOST",
+    "BROKER_PORT",
+    "CA_CERT",
+    "USERNAME",
+    "PASSWORD",
+    "PASSWORD_SECRET",
+    "PASSWORD_PARAMETER",
+    "CLIENT_CERT",
+    "CLIENT_KEY",
+    "CLIENT_KEY_SECRET",
+    "CLIENT_KEY_PARAMETER",
+    "TOPIC_PREFIX",
+    "ACK_TIMEOUT",
+    "CONNECT_TIMEOUT",
+    "PUBLISH_TIMEOUT",
+    "SECRET_TTL",
+    "CLIENT_ID",
 )
 
 
@@ -31,12 +45,18 @@ def broker_env(broker, user: str = "lambda", listener: str = "tls", **extra: str
     env = {"IOT_BACKUP_BROKER_HOST": broker.host, "IOT_BACKUP_CA_CERT": str(broker.ca_cert)}
     if listener == "tls":
         username, password = broker.credentials(user)
-        env |= {"IOT_BACKUP_BROKER_PORT": str(broker.tls_port), "IOT_BACKUP_USERNAME": username,
-                "IOT_BACKUP_PASSWORD": password}
+        env |= {
+            "IOT_BACKUP_BROKER_PORT": str(broker.tls_port),
+            "IOT_BACKUP_USERNAME": username,
+            "IOT_BACKUP_PASSWORD": password,
+        }
     else:
         cert, key = broker.client_cert(user)
-        env |= {"IOT_BACKUP_BROKER_PORT": str(broker.mtls_port), "IOT_BACKUP_CLIENT_CERT": str(cert),
-                "IOT_BACKUP_CLIENT_KEY": str(key)}
+        env |= {
+            "IOT_BACKUP_BROKER_PORT": str(broker.mtls_port),
+            "IOT_BACKUP_CLIENT_CERT": str(cert),
+            "IOT_BACKUP_CLIENT_KEY": str(key),
+        }
     env |= {f"IOT_BACKUP_{name.upper()}": value for name, value in extra.items()}
     return env
 
@@ -132,13 +152,25 @@ def _iot_button(**fields) -> dict:
     return {key: value for key, value in event.items() if value is not _DROP}
 
 
-def _one_click(device_id=SERIAL, click_type="SINGLE", reported_time="2018-05-04T23:26:33.747Z", **top) -> dict:
+def _one_click(
+    device_id=SERIAL, click_type="SINGLE", reported_time="2018-05-04T23:26:33.747Z", **top
+) -> dict:
     clicked = {"clickType": click_type, "reportedTime": reported_time}
     clicked = {key: value for key, value in clicked.items() if value is not _DROP}
     event = {
-        "deviceInfo": {"deviceId": device_id, "type": "button", "remainingLife": 98.7, "attributes": {}},
+        "deviceInfo": {
+            "deviceId": device_id,
+            "type": "button",
+            "remainingLife": 98.7,
+            "attributes": {},
+        },
         "deviceEvent": {"buttonClicked": clicked},
-        "placementInfo": {"projectName": "backup", "placementName": "hall", "attributes": {}, "devices": {}},
+        "placementInfo": {
+            "projectName": "backup",
+            "placementName": "hall",
+            "attributes": {},
+            "devices": {},
+        },
     }
     if device_id is _DROP:
         del event["deviceInfo"]["deviceId"]
@@ -185,23 +217,54 @@ MALFORMED_EVENTS = [
     ("1click_device_id_wildcard", _one_click(device_id="G030/#"), "deviceInfo.deviceId"),
     ("1click_missing_device_event", {"deviceInfo": {"deviceId": SERIAL}}, "deviceEvent"),
     ("1click_missing_button_clicked", _one_click(deviceEvent={}), "deviceEvent.buttonClicked"),
-    ("1click_unknown_click_type", _one_click(click_type="HOLD"), "deviceEvent.buttonClicked.clickType"),
-    ("1click_missing_reported_time", _one_click(reported_time=_DROP), "deviceEvent.buttonClicked.reportedTime"),
-    ("1click_reported_time_epoch", _one_click(reported_time=1525476393747), "deviceEvent.buttonClicked.reportedTime"),
-    ("1click_reported_time_offset", _one_click(reported_time="2018-05-04T23:26:33+02:00"),
-     "deviceEvent.buttonClicked.reportedTime"),
+    (
+        "1click_unknown_click_type",
+        _one_click(click_type="HOLD"),
+        "deviceEvent.buttonClicked.clickType",
+    ),
+    (
+        "1click_missing_reported_time",
+        _one_click(reported_time=_DROP),
+        "deviceEvent.buttonClicked.reportedTime",
+    ),
+    (
+        "1click_reported_time_epoch",
+        _one_click(reported_time=1525476393747),
+        "deviceEvent.buttonClicked.reportedTime",
+    ),
+    (
+        "1click_reported_time_offset",
+        _one_click(reported_time="2018-05-04T23:26:33+02:00"),
+        "deviceEvent.buttonClicked.reportedTime",
+    ),
     ("test_missing_click_type", {"serial": SERIAL}, "click_type"),
     ("test_missing_serial", {"click_type": "single"}, "serial"),
     ("test_uppercase_click_type", {"serial": SERIAL, "click_type": "SINGLE"}, "click_type"),
     ("test_click_type_list", {"serial": SERIAL, "click_type": ["single"]}, "click_type"),
     ("test_serial_plus", {"serial": "+", "click_type": "single"}, "serial"),
     ("test_serial_space", {"serial": "G030 PM", "click_type": "single"}, "serial"),
-    ("test_battery_bool", {"serial": SERIAL, "click_type": "single", "battery_mv": True}, "battery_mv"),
-    ("test_battery_string", {"serial": SERIAL, "click_type": "single", "battery_mv": "1615"}, "battery_mv"),
-    ("test_battery_too_high", {"serial": SERIAL, "click_type": "single", "battery_mv": 10_001}, "battery_mv"),
+    (
+        "test_battery_bool",
+        {"serial": SERIAL, "click_type": "single", "battery_mv": True},
+        "battery_mv",
+    ),
+    (
+        "test_battery_string",
+        {"serial": SERIAL, "click_type": "single", "battery_mv": "1615"},
+        "battery_mv",
+    ),
+    (
+        "test_battery_too_high",
+        {"serial": SERIAL, "click_type": "single", "battery_mv": 10_001},
+        "battery_mv",
+    ),
     ("test_id_wildcard", {"serial": SERIAL, "click_type": "single", "id": "#"}, "id"),
     ("test_id_too_long", {"serial": SERIAL, "click_type": "single", "id": "x" * 65}, "id"),
-    ("test_unknown_key", {"serial": SERIAL, "click_type": "single", "clicktype": "double"}, "clicktype"),
+    (
+        "test_unknown_key",
+        {"serial": SERIAL, "click_type": "single", "clicktype": "double"},
+        "clicktype",
+    ),
 ]
 
 
@@ -209,7 +272,9 @@ def vector_as_test_event(vector: dict):
     """A direct test event carrying an invalid vector's fault, or None if the fault is not in
     a field a test event has (v, ts, source, payload)."""
     payload = vector.get("payload")
-    if vector["field"] not in ("serial", "click_type", "battery_mv", "id") or not isinstance(payload, dict):
+    if vector["field"] not in ("serial", "click_type", "battery_mv", "id") or not isinstance(
+        payload, dict
+    ):
         return None
     event = {"serial": SERIAL, "click_type": "single"}
     if vector["field"] in payload:

@@ -7,8 +7,8 @@ import shutil
 import stat
 import subprocess
 
-import pytest
 from cryptography import x509
+import pytest
 
 from broker import setup_broker as broker_setup
 

@@ -9,7 +9,13 @@ import pytest
 
 from lambda_bridge import protocol
 from lambda_bridge.events import InvalidEvent, parse_event
-from tests.lambda_support import MALFORMED_EVENTS, SERIAL, lambda_context, vector_as_raw_event, vector_as_test_event
+from tests.lambda_support import (
+    MALFORMED_EVENTS,
+    SERIAL,
+    lambda_context,
+    vector_as_raw_event,
+    vector_as_test_event,
+)
 from tests.vectors import load_vectors
 
 NOW = datetime(2026, 1, 31, 12, 0, 0, 123456, tzinfo=UTC)
@@ -21,9 +27,21 @@ def fixed_clock() -> datetime:
 
 BUTTON = {"serialNumber": SERIAL, "batteryVoltage": "1615mV", "clickType": "SINGLE"}
 ONE_CLICK = {
-    "deviceInfo": {"deviceId": SERIAL, "type": "button", "remainingLife": 98.7, "attributes": {"room": "hall"}},
-    "deviceEvent": {"buttonClicked": {"clickType": "DOUBLE", "reportedTime": "2018-05-04T23:26:33.747Z"}},
-    "placementInfo": {"projectName": "backup", "placementName": "hall", "attributes": {}, "devices": {}},
+    "deviceInfo": {
+        "deviceId": SERIAL,
+        "type": "button",
+        "remainingLife": 98.7,
+        "attributes": {"room": "hall"},
+    },
+    "deviceEvent": {
+        "buttonClicked": {"clickType": "DOUBLE", "reportedTime": "2018-05-04T23:26:33.747Z"}
+    },
+    "placementInfo": {
+        "projectName": "backup",
+        "placementName": "hall",
+        "attributes": {},
+        "devices": {},
+    },
 }
 
 
@@ -31,15 +49,21 @@ def test_iot_button_with_event_id_from_rule() -> None:
     event = BUTTON | {"eventId": "b7f3c1d2-e4a5-9687-7869-5a4b3c2d1e0f", "timestamp": 1769860800250}
     click = parse_event(event, lambda_context(), now=fixed_clock)
     assert click == protocol.ClickMessage(
-        id="b7f3c1d2-e4a5-9687-7869-5a4b3c2d1e0f", serial=SERIAL, click_type="single",
-        battery_mv=1615, ts="2026-01-31T12:00:00.250Z", source="iot_button",
+        id="b7f3c1d2-e4a5-9687-7869-5a4b3c2d1e0f",
+        serial=SERIAL,
+        click_type="single",
+        battery_mv=1615,
+        ts="2026-01-31T12:00:00.250Z",
+        source="iot_button",
     )
 
 
 def test_iot_button_id_from_timestamp_is_deterministic() -> None:
     event = BUTTON | {"timestamp": 1769860800250, "clickType": "LONG", "topic": "iotbutton/G030"}
     first = parse_event(event, lambda_context("req-1"), now=fixed_clock)
-    again = parse_event(dict(event), lambda_context("req-2"), now=fixed_clock)  # an IoT-rule redelivery
+    again = parse_event(
+        dict(event), lambda_context("req-2"), now=fixed_clock
+    )  # an IoT-rule redelivery
     assert first == again
     assert first.id.startswith("btn-") and first.click_type == "long"
     assert first.ts == "2026-01-31T12:00:00.250Z"
@@ -48,11 +72,15 @@ def test_iot_button_id_from_timestamp_is_deterministic() -> None:
 
 
 def test_iot_button_without_rule_fields_uses_request_id_and_now() -> None:
-    click = parse_event(BUTTON, lambda_context("3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c"), now=fixed_clock)
+    click = parse_event(
+        BUTTON, lambda_context("3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c"), now=fixed_clock
+    )
     assert click.id == "3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c"
     assert click.ts == "2026-01-31T12:00:00.123Z"
     # A Lambda async retry has the same request id, so the same click id.
-    assert parse_event(BUTTON, lambda_context("3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c")).id == click.id
+    assert (
+        parse_event(BUTTON, lambda_context("3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c")).id == click.id
+    )
 
 
 def test_iot_button_battery_is_optional_and_bounded() -> None:
@@ -72,10 +100,17 @@ def test_iot_1click() -> None:
 
 
 def test_direct_test_event() -> None:
-    click = parse_event({"serial": SERIAL, "click_type": "long", "battery_mv": 1500}, lambda_context("abc-1"),
-                        now=fixed_clock)
-    assert click == protocol.ClickMessage("abc-1", SERIAL, "long", 1500, "2026-01-31T12:00:00.123Z", "test")
-    assert parse_event({"serial": SERIAL, "click_type": "single", "id": "my-id"}, None).id == "my-id"
+    click = parse_event(
+        {"serial": SERIAL, "click_type": "long", "battery_mv": 1500},
+        lambda_context("abc-1"),
+        now=fixed_clock,
+    )
+    assert click == protocol.ClickMessage(
+        "abc-1", SERIAL, "long", 1500, "2026-01-31T12:00:00.123Z", "test"
+    )
+    assert (
+        parse_event({"serial": SERIAL, "click_type": "single", "id": "my-id"}, None).id == "my-id"
+    )
 
 
 def test_direct_test_event_without_context_gets_a_fresh_uuid() -> None:
@@ -85,7 +120,9 @@ def test_direct_test_event_without_context_gets_a_fresh_uuid() -> None:
 
 
 def test_odd_request_id_is_hashed_into_a_valid_id() -> None:
-    click = parse_event({"serial": SERIAL, "click_type": "single"}, lambda_context("weird/id with spaces"))
+    click = parse_event(
+        {"serial": SERIAL, "click_type": "single"}, lambda_context("weird/id with spaces")
+    )
     assert click.id.startswith("req-")
     protocol.validate_id(click.id)
 
@@ -101,17 +138,25 @@ def test_every_message_parses_back() -> None:
         assert protocol.parse_click(click.to_payload()) == click
 
 
-@pytest.mark.parametrize(("name", "event", "field"), MALFORMED_EVENTS, ids=[m[0] for m in MALFORMED_EVENTS])
+@pytest.mark.parametrize(
+    ("name", "event", "field"), MALFORMED_EVENTS, ids=[m[0] for m in MALFORMED_EVENTS]
+)
 def test_malformed_event_names_the_field(name: str, event, field: str) -> None:
     with pytest.raises(InvalidEvent) as caught:
         parse_event(event, lambda_context())
     assert caught.value.field == field
     assert isinstance(caught.value, ValueError)
-    assert str(caught.value).startswith(field) or field == "event" or "test event fields" in str(caught.value)
+    assert (
+        str(caught.value).startswith(field)
+        or field == "event"
+        or "test event fields" in str(caught.value)
+    )
 
 
 def test_error_message_names_field_and_value() -> None:
-    with pytest.raises(InvalidEvent, match=r"^clickType must be one of SINGLE, DOUBLE, LONG, got 'TRIPLE'$"):
+    with pytest.raises(
+        InvalidEvent, match=r"^clickType must be one of SINGLE, DOUBLE, LONG, got 'TRIPLE'$"
+    ):
         parse_event(BUTTON | {"clickType": "TRIPLE"}, None)
     with pytest.raises(InvalidEvent, match=r"^serialNumber must be .* got 'a/b'$"):
         parse_event(BUTTON | {"serialNumber": "a/b"}, None)

@@ -10,8 +10,8 @@ import json
 import logging
 from pathlib import Path
 import socket
-import threading
 import tempfile
+import threading
 import time
 
 from cryptography import x509
@@ -19,22 +19,35 @@ from cryptography.hazmat.primitives import serialization
 import pytest
 
 from broker import setup_broker as broker_setup
-
 from lambda_bridge import protocol, publisher
 from lambda_bridge.events import InvalidEvent
 from lambda_bridge.handler import lambda_handler
 from lambda_bridge.publisher import AckTimeout, ConnectFailed, PublishFailed
 from lambda_bridge.settings import ConfigError
 from tests.lambda_support import (  # noqa: F401 - fixtures
-    MALFORMED_EVENTS, SERIAL, acker, bridge, clean_bridge, lambda_context, spy,
-    vector_as_raw_event, vector_as_test_event,
+    MALFORMED_EVENTS,
+    SERIAL,
+    acker,
+    bridge,
+    clean_bridge,
+    lambda_context,
+    spy,
+    vector_as_raw_event,
+    vector_as_test_event,
 )
 from tests.vectors import load_vectors
 
 ONE_CLICK = {
     "deviceInfo": {"deviceId": SERIAL, "type": "button", "remainingLife": 98.7, "attributes": {}},
-    "deviceEvent": {"buttonClicked": {"clickType": "DOUBLE", "reportedTime": "2018-05-04T23:26:33.747Z"}},
-    "placementInfo": {"projectName": "backup", "placementName": "hall", "attributes": {}, "devices": {}},
+    "deviceEvent": {
+        "buttonClicked": {"clickType": "DOUBLE", "reportedTime": "2018-05-04T23:26:33.747Z"}
+    },
+    "placementInfo": {
+        "projectName": "backup",
+        "placementName": "hall",
+        "attributes": {},
+        "devices": {},
+    },
 }
 
 
@@ -46,28 +59,61 @@ def _recent(ts: str) -> bool:
     ("event", "expected"),
     [
         pytest.param(
-            {"serialNumber": SERIAL, "batteryVoltage": "1615mV", "clickType": "SINGLE",
-             "eventId": "0b8a1c2d-3e4f-5a6b-7c8d-9e0f1a2b3c4d", "timestamp": 1769860800250},
-            {"v": 1, "id": "0b8a1c2d-3e4f-5a6b-7c8d-9e0f1a2b3c4d", "serial": SERIAL, "click_type": "single",
-             "battery_mv": 1615, "ts": "2026-01-31T12:00:00.250Z", "source": "iot_button"},
+            {
+                "serialNumber": SERIAL,
+                "batteryVoltage": "1615mV",
+                "clickType": "SINGLE",
+                "eventId": "0b8a1c2d-3e4f-5a6b-7c8d-9e0f1a2b3c4d",
+                "timestamp": 1769860800250,
+            },
+            {
+                "v": 1,
+                "id": "0b8a1c2d-3e4f-5a6b-7c8d-9e0f1a2b3c4d",
+                "serial": SERIAL,
+                "click_type": "single",
+                "battery_mv": 1615,
+                "ts": "2026-01-31T12:00:00.250Z",
+                "source": "iot_button",
+            },
             id="iot_button_rule_fields",
         ),
         pytest.param(
             {"serialNumber": SERIAL, "batteryVoltage": "1490mV", "clickType": "LONG"},
-            {"v": 1, "id": "3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c", "serial": SERIAL, "click_type": "long",
-             "battery_mv": 1490, "ts": None, "source": "iot_button"},
+            {
+                "v": 1,
+                "id": "3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c",
+                "serial": SERIAL,
+                "click_type": "long",
+                "battery_mv": 1490,
+                "ts": None,
+                "source": "iot_button",
+            },
             id="iot_button_bare",
         ),
         pytest.param(
             ONE_CLICK,
-            {"v": 1, "id": None, "serial": SERIAL, "click_type": "double", "battery_mv": None,
-             "ts": "2018-05-04T23:26:33.747Z", "source": "iot_1click"},
+            {
+                "v": 1,
+                "id": None,
+                "serial": SERIAL,
+                "click_type": "double",
+                "battery_mv": None,
+                "ts": "2018-05-04T23:26:33.747Z",
+                "source": "iot_1click",
+            },
             id="iot_1click",
         ),
         pytest.param(
             {"serial": "kitchen-2", "click_type": "double", "battery_mv": 1500},
-            {"v": 1, "id": "3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c", "serial": "kitchen-2", "click_type": "double",
-             "battery_mv": 1500, "ts": None, "source": "test"},
+            {
+                "v": 1,
+                "id": "3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c",
+                "serial": "kitchen-2",
+                "click_type": "double",
+                "battery_mv": 1500,
+                "ts": None,
+                "source": "test",
+            },
             id="direct_test",
         ),
     ],
@@ -88,18 +134,28 @@ def test_each_event_form_arrives_exactly(bridge, spy, event: dict, expected: dic
         expected["ts"] = received["ts"]
     assert received == expected
     assert protocol.parse_click(message.payload).id == result["id"]
-    assert result == {"id": expected["id"], "serial": expected["serial"], "click_type": expected["click_type"],
-                      "topic": message.topic, "ack": None, "reason": None}
+    assert result == {
+        "id": expected["id"],
+        "serial": expected["serial"],
+        "click_type": expected["click_type"],
+        "topic": message.topic,
+        "ack": None,
+        "reason": None,
+    }
 
 
-@pytest.mark.parametrize(("status", "reason"), [("accepted", None), ("duplicate", None), ("rejected", "stale")])
+@pytest.mark.parametrize(
+    ("status", "reason"), [("accepted", None), ("duplicate", None), ("rejected", "stale")]
+)
 def test_ack_outcomes(bridge, acker, caplog, status: str, reason: str | None) -> None:
     bridge(ack_timeout="5")
     acker.status, acker.reason = status, reason
     # Acks for other clicks arrive first and must be ignored.
     acker.extra_acks = [protocol.build_ack("someone-else", "rejected", "invalid")]
     with caplog.at_level(logging.INFO, logger="lambda_bridge"):
-        result = lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context("ack-test-1"))
+        result = lambda_handler(
+            {"serial": SERIAL, "click_type": "single"}, lambda_context("ack-test-1")
+        )
     assert (result["ack"], result["reason"]) == (status, reason)
     assert [click.id for click in acker.clicks] == ["ack-test-1"]
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
@@ -120,7 +176,9 @@ def test_ack_timeout_raises_after_delivery(bridge, acker, spy) -> None:
     bridge(ack_timeout="0.5")
     acker.status = None  # the consumer stays silent
     started = time.monotonic()
-    with pytest.raises(AckTimeout, match=r"no ack for click late-1 on iot_backup/G030PM0000000001/ack"):
+    with pytest.raises(
+        AckTimeout, match=r"no ack for click late-1 on iot_backup/G030PM0000000001/ack"
+    ):
         lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context("late-1"))
     assert time.monotonic() - started < 3
     assert [click.id for click in acker.clicks] == ["late-1"]
@@ -139,7 +197,9 @@ def test_tcp_nodelay_is_set(bridge) -> None:
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 
-@pytest.mark.parametrize(("name", "event", "field"), MALFORMED_EVENTS, ids=[m[0] for m in MALFORMED_EVENTS])
+@pytest.mark.parametrize(
+    ("name", "event", "field"), MALFORMED_EVENTS, ids=[m[0] for m in MALFORMED_EVENTS]
+)
 def test_malformed_event_publishes_nothing(bridge, spy, name: str, event, field: str) -> None:
     with pytest.raises(InvalidEvent):
         lambda_handler(event, lambda_context())
@@ -190,8 +250,12 @@ def test_client_certificate_auth(bridge, acker) -> None:
 
 def test_pem_text_for_ca_cert_and_key(bridge, mosquitto_broker, spy) -> None:
     cert, key = mosquitto_broker.client_cert("lambda")
-    bridge(listener="mtls", ca_cert=mosquitto_broker.ca_cert.read_text(), client_cert=cert.read_text(),
-           client_key=key.read_text())
+    bridge(
+        listener="mtls",
+        ca_cert=mosquitto_broker.ca_cert.read_text(),
+        client_cert=cert.read_text(),
+        client_key=key.read_text(),
+    )
     lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context())
     assert len(spy.messages(1)) == 1
 
@@ -225,10 +289,12 @@ def test_host_name_is_checked(bridge, broker_material, mosquitto_with_config_cha
     key_path.write_bytes(broker_setup._key_pem(key))
     key_path.chmod(0o600)
     broker_setup._hand_to_broker_user([key_path])
-    other_host_broker = mosquitto_with_config_changes({
-        "certfile /mosquitto/config/certs/server.crt": f"certfile {folder}/server.crt",
-        "keyfile /mosquitto/config/certs/server.key": f"keyfile {key_path}",
-    })
+    other_host_broker = mosquitto_with_config_changes(
+        {
+            "certfile /mosquitto/config/certs/server.crt": f"certfile {folder}/server.crt",
+            "keyfile /mosquitto/config/certs/server.key": f"keyfile {key_path}",
+        }
+    )
     bridge(broker_port=str(other_host_broker.tls_port))
     with pytest.raises(ConnectFailed, match="TLS verification"):
         lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context())
@@ -250,7 +316,9 @@ def test_broker_restart_between_warm_invocations(bridge, mosquitto_broker, mqtt_
     mosquitto_broker.restart()
     outcome = mqtt_connect("homeassistant")
     assert outcome.client.subscribe("iot_backup/#") == [1]
-    result = lambda_handler({"serial": SERIAL, "click_type": "double"}, lambda_context("after-restart"))
+    result = lambda_handler(
+        {"serial": SERIAL, "click_type": "double"}, lambda_context("after-restart")
+    )
     [message] = outcome.client.wait_for_messages(1)
     assert json.loads(message.payload)["id"] == "after-restart" == result["id"]
 

@@ -16,12 +16,21 @@ import pytest
 from lambda_bridge import publisher, settings as bridge_settings
 from lambda_bridge.handler import lambda_handler
 from lambda_bridge.publisher import ConnectFailed
-from lambda_bridge.settings import ConfigError, SecretCache, SecretFetchError, SecretRef, load_settings
+from lambda_bridge.settings import (
+    ConfigError,
+    SecretCache,
+    SecretFetchError,
+    SecretRef,
+    load_settings,
+)
 from tests.lambda_support import SERIAL, bridge, broker_env, clean_bridge, lambda_context, spy  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
-MINIMAL = {"IOT_BACKUP_BROKER_HOST": "mqtt.example.net", "IOT_BACKUP_USERNAME": "lambda",
-           "IOT_BACKUP_PASSWORD": "s3cret-Value"}
+MINIMAL = {
+    "IOT_BACKUP_BROKER_HOST": "mqtt.example.net",
+    "IOT_BACKUP_USERNAME": "lambda",
+    "IOT_BACKUP_PASSWORD": "s3cret-Value",
+}
 
 
 # --- configuration -----------------------------------------------------------
@@ -29,8 +38,16 @@ MINIMAL = {"IOT_BACKUP_BROKER_HOST": "mqtt.example.net", "IOT_BACKUP_USERNAME": 
 
 def test_defaults() -> None:
     settings = load_settings(MINIMAL)
-    assert (settings.broker_port, settings.topic_prefix, settings.ack_timeout) == (8883, "iot_backup", 0.0)
-    assert (settings.connect_timeout, settings.publish_timeout, settings.secret_ttl) == (5.0, 5.0, 300.0)
+    assert (settings.broker_port, settings.topic_prefix, settings.ack_timeout) == (
+        8883,
+        "iot_backup",
+        0.0,
+    )
+    assert (settings.connect_timeout, settings.publish_timeout, settings.secret_ttl) == (
+        5.0,
+        5.0,
+        300.0,
+    )
     assert settings.ca_cert is None and settings.client_id is None
     assert settings.password == SecretRef("inline", "s3cret-Value", "IOT_BACKUP_PASSWORD")
 
@@ -109,27 +126,36 @@ def test_secret_cache_honours_the_ttl() -> None:
 def aws(socket_enabled, monkeypatch):
     """A moto server on a free port with the AWS env pointing at it; yields boto3 clients."""
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    from moto.server import ThreadedMotoServer
     import boto3
+    from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     # moto's backends live in this process: start each test from an empty account.
-    urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")).close()
+    urllib.request.urlopen(
+        urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+    ).close()
     for name, value in {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(bridge_settings, "_CLIENTS", {})
     try:
-        yield type("Aws", (), {"secrets": boto3.client("secretsmanager"), "ssm": boto3.client("ssm")})
+        yield type(
+            "Aws", (), {"secrets": boto3.client("secretsmanager"), "ssm": boto3.client("ssm")}
+        )
     finally:
         server.stop()
 
 
-def test_password_from_secrets_manager_end_to_end(bridge, aws, spy, mosquitto_broker, monkeypatch) -> None:
+def test_password_from_secrets_manager_end_to_end(
+    bridge, aws, spy, mosquitto_broker, monkeypatch
+) -> None:
     _, password = mosquitto_broker.credentials("lambda")
     aws.secrets.create_secret(Name="iot-backup/mqtt-password", SecretString=password)
     monkeypatch.delenv("IOT_BACKUP_PASSWORD")
@@ -147,7 +173,9 @@ def test_password_from_ssm_end_to_end(bridge, aws, spy, mosquitto_broker, monkey
     assert len(spy.messages(1)) == 1
 
 
-def test_client_key_from_secrets_manager_end_to_end(bridge, aws, spy, mosquitto_broker, monkeypatch) -> None:
+def test_client_key_from_secrets_manager_end_to_end(
+    bridge, aws, spy, mosquitto_broker, monkeypatch
+) -> None:
     _, key = mosquitto_broker.client_cert("lambda")
     aws.secrets.create_secret(Name="iot-backup/client-key", SecretString=key.read_text())
     bridge(listener="mtls")
@@ -163,11 +191,17 @@ def test_real_fetches_are_cached_for_the_ttl(aws) -> None:
     now = [0.0]
     cache = SecretCache(clock=lambda: now[0])
     settings = load_settings(
-        {"IOT_BACKUP_BROKER_HOST": "h", "IOT_BACKUP_USERNAME": "u",
-         "IOT_BACKUP_PASSWORD_PARAMETER": "/bridge/password", "IOT_BACKUP_SECRET_TTL": "60"}
+        {
+            "IOT_BACKUP_BROKER_HOST": "h",
+            "IOT_BACKUP_USERNAME": "u",
+            "IOT_BACKUP_PASSWORD_PARAMETER": "/bridge/password",
+            "IOT_BACKUP_SECRET_TTL": "60",
+        }
     )
     assert bridge_settings.resolve_secret(settings.password, settings, cache) == "first-value"
-    aws.ssm.put_parameter(Name="/bridge/password", Value="rotated-value", Type="SecureString", Overwrite=True)
+    aws.ssm.put_parameter(
+        Name="/bridge/password", Value="rotated-value", Type="SecureString", Overwrite=True
+    )
     now[0] = 59.9
     assert bridge_settings.resolve_secret(settings.password, settings, cache) == "first-value"
     now[0] = 60.0
@@ -176,13 +210,21 @@ def test_real_fetches_are_cached_for_the_ttl(aws) -> None:
 
 def test_missing_secret_names_variable_not_value(aws) -> None:
     settings = load_settings(
-        {"IOT_BACKUP_BROKER_HOST": "h", "IOT_BACKUP_USERNAME": "u", "IOT_BACKUP_PASSWORD_SECRET": "nope"}
+        {
+            "IOT_BACKUP_BROKER_HOST": "h",
+            "IOT_BACKUP_USERNAME": "u",
+            "IOT_BACKUP_PASSWORD_SECRET": "nope",
+        }
     )
-    with pytest.raises(SecretFetchError, match=r"IOT_BACKUP_PASSWORD_SECRET: could not read secretsmanager 'nope'"):
+    with pytest.raises(
+        SecretFetchError, match=r"IOT_BACKUP_PASSWORD_SECRET: could not read secretsmanager 'nope'"
+    ):
         bridge_settings.resolve_secret(settings.password, settings, SecretCache())
 
 
-def test_refused_credentials_clear_the_secret_cache(bridge, aws, mosquitto_broker, monkeypatch) -> None:
+def test_refused_credentials_clear_the_secret_cache(
+    bridge, aws, mosquitto_broker, monkeypatch
+) -> None:
     aws.secrets.create_secret(Name="iot-backup/mqtt-password", SecretString="stale-password")
     monkeypatch.delenv("IOT_BACKUP_PASSWORD")
     monkeypatch.setenv("IOT_BACKUP_PASSWORD_SECRET", "iot-backup/mqtt-password")
@@ -191,7 +233,9 @@ def test_refused_credentials_clear_the_secret_cache(bridge, aws, mosquitto_broke
     # Rotated on the server: the next invocation refetches although the TTL has not passed.
     _, password = mosquitto_broker.credentials("lambda")
     aws.secrets.put_secret_value(SecretId="iot-backup/mqtt-password", SecretString=password)
-    assert lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context())["ack"] is None
+    assert (
+        lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context())["ack"] is None
+    )
 
 
 # --- secrets never logged; boto3 never imported on the inline path ---------------------
@@ -223,8 +267,14 @@ def test_inline_secret_click_path_never_imports_boto3(mosquitto_broker) -> None:
         "    if m.split('.')[0] in ('boto3', 'botocore', 'dataclasses', 'jsonschema'))}))\n"
     )
     env = {key: value for key, value in os.environ.items() if not key.startswith("IOT_BACKUP_")}
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
-                          env=env | broker_env(mosquitto_broker))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env | broker_env(mosquitto_broker),
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["result"]["topic"] == f"iot_backup/{SERIAL}/click"

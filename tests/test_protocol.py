@@ -57,8 +57,15 @@ ACK_INVALID = load_vectors("ack-invalid")
 def test_format_checker_is_active() -> None:
     """Without rfc3339-validator, jsonschema silently skips date-time checks."""
     assert not CLICK_VALIDATOR.is_valid(
-        {"v": 1, "id": "a", "serial": "A", "click_type": "single", "battery_mv": None,
-         "ts": "2026-02-30T00:00:00Z", "source": "test"}
+        {
+            "v": 1,
+            "id": "a",
+            "serial": "A",
+            "click_type": "single",
+            "battery_mv": None,
+            "ts": "2026-02-30T00:00:00Z",
+            "source": "test",
+        }
     )
 
 
@@ -72,10 +79,21 @@ def test_vector_files_are_well_formed() -> None:
         assert vector["reason"] in protocol.RejectReason.__members__.values(), vector["name"]
     # Every reason parse_click can produce and every field it checks has a vector.
     assert {v["reason"] for v in CLICK_INVALID} == {
-        "oversize", "not_json", "invalid", "unsupported_version", "unknown_click_type"
+        "oversize",
+        "not_json",
+        "invalid",
+        "unsupported_version",
+        "unknown_click_type",
     }
     assert {v["field"] for v in CLICK_INVALID} == {
-        "payload", "v", "id", "serial", "click_type", "battery_mv", "ts", "source"
+        "payload",
+        "v",
+        "id",
+        "serial",
+        "click_type",
+        "battery_mv",
+        "ts",
+        "source",
     }
 
 
@@ -148,7 +166,10 @@ def test_schema_constants_match_protocol() -> None:
 # Property: on any generated document, protocol.py and the schema give the same verdict.
 
 _junk = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=5),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.text(max_size=5),
     st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: not x.is_integer()),
     st.lists(st.integers(), max_size=2),
 )
@@ -160,7 +181,9 @@ _FIELDS = {
     "v": st.one_of(st.just(1), st.integers(-1, 3), _junk),
     "id": st.one_of(st.from_regex(protocol.ID_PATTERN, fullmatch=True), _edge_text, _junk),
     "serial": st.one_of(st.from_regex(protocol.SERIAL_PATTERN, fullmatch=True), _edge_text, _junk),
-    "click_type": st.one_of(st.sampled_from(["single", "double", "long", "SINGLE", "triple", ""]), _junk),
+    "click_type": st.one_of(
+        st.sampled_from(["single", "double", "long", "SINGLE", "triple", ""]), _junk
+    ),
     "battery_mv": st.one_of(st.none(), st.integers(-2, 10_002), st.integers(), _junk),
     "ts": st.one_of(
         _valid_ts,
@@ -179,7 +202,9 @@ def _click_documents(draw) -> dict:
     for field, strategy in _FIELDS.items():
         if draw(st.integers(0, 12)):  # usually present, sometimes missing
             document[field] = draw(strategy)
-    document.update(draw(st.dictionaries(st.text(max_size=4), st.integers() | st.text(max_size=4), max_size=2)))
+    document.update(
+        draw(st.dictionaries(st.text(max_size=4), st.integers() | st.text(max_size=4), max_size=2))
+    )
     return document
 
 
@@ -232,10 +257,16 @@ def test_protocol_and_schema_agree_on_acks(document: dict) -> None:
     ts=_valid_ts,
     source=st.from_regex(protocol.SOURCE_PATTERN, fullmatch=True),
 )
-def test_build_payload_parse_round_trip(message_id, serial, click_type, battery_mv, ts, source) -> None:
+def test_build_payload_parse_round_trip(
+    message_id, serial, click_type, battery_mv, ts, source
+) -> None:
     click = protocol.build_click(
-        message_id=message_id, serial=serial, click_type=click_type,
-        battery_mv=battery_mv, ts=ts, source=source,
+        message_id=message_id,
+        serial=serial,
+        click_type=click_type,
+        battery_mv=battery_mv,
+        ts=ts,
+        source=source,
     )
     payload = click.to_payload()
     assert len(payload) <= protocol.MAX_MESSAGE_BYTES
@@ -244,7 +275,9 @@ def test_build_payload_parse_round_trip(message_id, serial, click_type, battery_
     assert protocol.format_timestamp(click.timestamp) == ts
 
 
-@pytest.mark.parametrize("status,reason", [("accepted", None), ("duplicate", None), ("rejected", "stale")])
+@pytest.mark.parametrize(
+    "status,reason", [("accepted", None), ("duplicate", None), ("rejected", "stale")]
+)
 def test_ack_round_trip(status: str, reason: str | None) -> None:
     ack = protocol.build_ack("abc-1", status, reason)
     assert protocol.parse_ack(ack.to_payload()) == ack
@@ -252,7 +285,10 @@ def test_ack_round_trip(status: str, reason: str | None) -> None:
 
 
 def test_topics() -> None:
-    assert protocol.click_topic("iot_backup", "G030PM0000000001") == "iot_backup/G030PM0000000001/click"
+    assert (
+        protocol.click_topic("iot_backup", "G030PM0000000001")
+        == "iot_backup/G030PM0000000001/click"
+    )
     assert protocol.ack_topic("home/iot", "A-1") == "home/iot/A-1/ack"
     assert protocol.status_topic("iot_backup") == "iot_backup/status"
     assert protocol.click_subscription("iot_backup") == "iot_backup/+/click"
@@ -270,12 +306,15 @@ def test_topic_builders_reject_bad_serials(serial) -> None:
 
 
 @pytest.mark.parametrize(
-    "prefix", ["+", "#", "iot/+", "iot/#", "", "/iot", "iot/", "iot//x", "$SYS", "a b", "x" * 65, None]
+    "prefix",
+    ["+", "#", "iot/+", "iot/#", "", "/iot", "iot/", "iot//x", "$SYS", "a b", "x" * 65, None],
 )
 def test_topic_builders_reject_bad_prefixes(prefix) -> None:
     for build in (
-        lambda p: protocol.click_topic(p, "A"), lambda p: protocol.ack_topic(p, "A"),
-        protocol.status_topic, protocol.click_subscription,
+        lambda p: protocol.click_topic(p, "A"),
+        lambda p: protocol.ack_topic(p, "A"),
+        protocol.status_topic,
+        protocol.click_subscription,
     ):
         with pytest.raises(ProtocolError) as caught:
             build(prefix)
@@ -283,7 +322,9 @@ def test_topic_builders_reject_bad_prefixes(prefix) -> None:
 
 
 def test_protocol_error_is_a_value_error_naming_field_and_value() -> None:
-    with pytest.raises(ValueError, match=r"click_type must be one of single, double, long, got 'TRIPLE'"):
+    with pytest.raises(
+        ValueError, match=r"click_type must be one of single, double, long, got 'TRIPLE'"
+    ):
         protocol.validate_click_type("TRIPLE")
 
 

@@ -44,9 +44,7 @@ def serial_of_device(device: dr.DeviceEntry) -> str | None:
 class ButtonHub:
     """Knows an entry's buttons and turns accepted clicks into HA events and state."""
 
-    def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, settings: ClickSettings
-    ) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, settings: ClickSettings) -> None:
         """Hold the entry; call async_load before use."""
         self._hass = hass
         self._entry = entry
@@ -57,9 +55,7 @@ class ButtonHub:
     def async_load(self) -> None:
         """Know the buttons of the device registry and of the allow-list."""
         device_registry = dr.async_get(self._hass)
-        for device in dr.async_entries_for_config_entry(
-            device_registry, self._entry.entry_id
-        ):
+        for device in dr.async_entries_for_config_entry(device_registry, self._entry.entry_id):
             if (serial := serial_of_device(device)) is not None:
                 self.buttons[serial] = ButtonState(serial)
         for serial in sorted(self._settings.allowed_serials):
@@ -68,10 +64,7 @@ class ButtonHub:
 
     def is_allowed(self, serial: str) -> bool:
         """Return True if clicks of ``serial`` may be accepted under the settings."""
-        return (
-            self._settings.allow_unknown_serials
-            or serial in self._settings.allowed_serials
-        )
+        return self._settings.allow_unknown_serials or serial in self._settings.allowed_serials
 
     @callback
     def async_handle_click(self, click: ClickMessage) -> None:

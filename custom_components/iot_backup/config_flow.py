@@ -70,9 +70,7 @@ def _behaviour_schema(defaults: dict[str, Any]) -> dict[vol.Marker, Any]:
     }
 
 
-def _clean_behaviour(
-    user_input: dict[str, Any], errors: dict[str, str]
-) -> dict[str, Any]:
+def _clean_behaviour(user_input: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     """Return normalised options from a form, adding field errors to ``errors``."""
     serials: list[str] = []
     for serial in user_input.get(CONF_ALLOWED_SERIALS, []):
@@ -112,9 +110,7 @@ class IotBackupConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
     MINOR_VERSION = 1
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the prefix and behaviour; abort if MQTT is not set up."""
         if not self.hass.config_entries.async_entries(MQTT_DOMAIN):
             return self.async_abort(reason="mqtt_not_configured")
@@ -160,9 +156,7 @@ class IotBackupConfigFlow(ConfigFlow, domain=DOMAIN):
         schema = vol.Schema({vol.Required(CONF_PREFIX): TextSelector()})
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                schema, user_input or dict(entry.data)
-            ),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or dict(entry.data)),
             errors=errors,
         )
 
@@ -176,9 +170,7 @@ class IotBackupConfigFlow(ConfigFlow, domain=DOMAIN):
 class IotBackupOptionsFlow(OptionsFlow):
     """Change how an entry treats clicks."""
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Edit allow-list mode, serials and replay window."""
         errors: dict[str, str] = {}
         if user_input is not None:

@@ -44,9 +44,7 @@ class ClickSettings:
                 CONF_ALLOW_UNKNOWN_SERIALS, DEFAULT_ALLOW_UNKNOWN_SERIALS
             ),
             allowed_serials=frozenset(options.get(CONF_ALLOWED_SERIALS, ())),
-            replay_window=timedelta(
-                seconds=options.get(CONF_REPLAY_WINDOW, DEFAULT_REPLAY_WINDOW)
-            ),
+            replay_window=timedelta(seconds=options.get(CONF_REPLAY_WINDOW, DEFAULT_REPLAY_WINDOW)),
         )
 
 

@@ -48,15 +48,11 @@ async def async_setup_entry(
 ) -> None:
     """Add an event entity for every known button, and for each new one."""
     hub = entry.runtime_data.hub
-    async_add_entities(
-        IotBackupPressEvent(entry, button) for button in hub.buttons.values()
-    )
+    async_add_entities(IotBackupPressEvent(entry, button) for button in hub.buttons.values())
 
     @callback
     def _async_add_button(serial: str, first_click: ClickMessage | None) -> None:
-        async_add_entities(
-            [IotBackupPressEvent(entry, hub.buttons[serial], first_click)]
-        )
+        async_add_entities([IotBackupPressEvent(entry, hub.buttons[serial], first_click)])
 
     entry.async_on_unload(
         async_dispatcher_connect(hass, signal_new_button(entry.entry_id), _async_add_button)

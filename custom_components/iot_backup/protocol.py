@@ -188,9 +188,7 @@ def validate_serial(serial: Any) -> str:
 def validate_click_type(click_type: Any) -> str:
     """Return ``click_type`` if it is one of CLICK_TYPES, else raise ProtocolError."""
     if not isinstance(click_type, str):
-        raise ProtocolError(
-            "click_type", f"click_type must be a string, got {_show(click_type)}"
-        )
+        raise ProtocolError("click_type", f"click_type must be a string, got {_show(click_type)}")
     if click_type not in CLICK_TYPES:
         raise ProtocolError(
             "click_type",
@@ -222,8 +220,7 @@ def validate_battery_mv(battery_mv: Any) -> int | None:
     ):
         raise ProtocolError(
             "battery_mv",
-            f"battery_mv must be null or an integer 0..{BATTERY_MV_MAX}, "
-            f"got {_show(battery_mv)}",
+            f"battery_mv must be null or an integer 0..{BATTERY_MV_MAX}, got {_show(battery_mv)}",
         )
     return battery_mv
 
@@ -244,15 +241,12 @@ def parse_timestamp(ts: Any, field: str = "ts") -> datetime:
     if not isinstance(ts, str) or not TS_PATTERN.fullmatch(ts):
         raise ProtocolError(
             field,
-            f"{field} must be an RFC 3339 UTC time like 2026-01-31T12:00:00.000Z, "
-            f"got {_show(ts)}",
+            f"{field} must be an RFC 3339 UTC time like 2026-01-31T12:00:00.000Z, got {_show(ts)}",
         )
     try:
         return datetime.fromisoformat(ts[:-1]).replace(tzinfo=UTC)
     except ValueError as err:
-        raise ProtocolError(
-            field, f"{field} is not a real date and time, got {_show(ts)}"
-        ) from err
+        raise ProtocolError(field, f"{field} is not a real date and time, got {_show(ts)}") from err
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -369,9 +363,7 @@ def _load_object(payload: bytes | str) -> dict[str, Any]:
         # and lone surrogates, and json.loads takes NaN/Infinity, none of which is JSON.
         document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except ValueError as err:  # UnicodeDecodeError and JSONDecodeError included
-        raise ProtocolError(
-            "payload", "payload must be UTF-8 JSON", RejectReason.NOT_JSON
-        ) from err
+        raise ProtocolError("payload", "payload must be UTF-8 JSON", RejectReason.NOT_JSON) from err
     if not isinstance(document, dict):
         raise ProtocolError(
             "payload", f"payload must be a JSON object, got {type(document).__name__}"

@@ -66,7 +66,9 @@ class DedupeCache:
 
     def to_storage(self) -> dict[str, list[list[str]]]:
         """Return the remembered ids, oldest first, as JSON-ready data."""
-        return {"ids": [[message_id, added.isoformat()] for message_id, added in self._seen.items()]}
+        return {
+            "ids": [[message_id, added.isoformat()] for message_id, added in self._seen.items()]
+        }
 
     def restore(self, saved: dict[str, list[list[str]]], now: datetime) -> None:
         """Remember the ids of ``to_storage`` data again, dropping the expired ones."""

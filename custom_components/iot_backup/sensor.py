@@ -68,8 +68,7 @@ async def async_setup_entry(
     @callback
     def _async_add_button(serial: str, first_click: ClickMessage | None) -> None:
         async_add_entities(
-            IotBackupSensor(entry, hub.buttons[serial], description)
-            for description in SENSORS
+            IotBackupSensor(entry, hub.buttons[serial], description) for description in SENSORS
         )
 
     entry.async_on_unload(
@@ -86,9 +85,7 @@ class IotBackupSensor(IotBackupButtonEntity, RestoreSensor):
         """Restore the last reading until the button reports a new one."""
         await super().async_added_to_hass()
         self._attr_native_value = self.entity_description.value_fn(self._button)
-        if self._attr_native_value is None and (
-            last := await self.async_get_last_sensor_data()
-        ):
+        if self._attr_native_value is None and (last := await self.async_get_last_sensor_data()):
             self._attr_native_value = last.native_value
 
     def _apply_click(self, click: ClickMessage) -> None:

@@ -26,9 +26,7 @@ async def test_get_triggers(hass: HomeAssistant, mqtt_mock: Any) -> None:
     """An allow-listed button offers single, double and long press triggers."""
     await setup_integration(hass, allow_unknown_serials=False, allowed_serials=[SERIAL])
     device = button_device(hass, SERIAL)
-    triggers = await async_get_device_automations(
-        hass, DeviceAutomationType.TRIGGER, device.id
-    )
+    triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, device.id)
     assert sorted(
         (t["type"], t["domain"], t["device_id"], t["platform"])
         for t in triggers

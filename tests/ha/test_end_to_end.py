@@ -203,7 +203,21 @@ def _bad_payloads(count: int, seed: int = 20260131) -> list[tuple[str, bytes]]:
     rng = random.Random(seed)
     now = dt_util.utcnow()
     junk_values: list[Any] = [
-        None, True, 0, -1, 1.5, "", " ", "x" * 80, [], {}, ["single"], {"a": 1}, "😀", "a/b", "+",
+        None,
+        True,
+        0,
+        -1,
+        1.5,
+        "",
+        " ",
+        "x" * 80,
+        [],
+        {},
+        ["single"],
+        {"a": 1},
+        "😀",
+        "a/b",
+        "+",
     ]
     fields = ["v", "id", "serial", "click_type", "battery_mv", "ts", "source"]
     out: list[tuple[str, bytes]] = []
@@ -237,8 +251,14 @@ def _bad_payloads(count: int, seed: int = 20260131) -> list[tuple[str, bytes]]:
             raw = raw[: rng.randrange(len(raw))]  # truncated JSON
         elif kind == 7:
             raw = rng.choice(
-                [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))),
-                 b"\xff\xfe" + raw, raw + b"x" * 1024, b"[" * 600 + b"]" * 600, b"null", b"1e999"]
+                [
+                    bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))),
+                    b"\xff\xfe" + raw,
+                    raw + b"x" * 1024,
+                    b"[" * 600 + b"]" * 600,
+                    b"null",
+                    b"1e999",
+                ]
             )
         elif kind == 8:
             topic = f"{PREFIX}/{rng.choice(['bad.serial', 'sp ace', 'x' * 65])}/click"

@@ -36,9 +36,7 @@ def _ours(listeners: dict[str, int]) -> dict[str, int]:
     }
 
 
-async def test_setup_and_unload_leave_nothing_behind(
-    hass: HomeAssistant, mqtt_mock: Any
-) -> None:
+async def test_setup_and_unload_leave_nothing_behind(hass: HomeAssistant, mqtt_mock: Any) -> None:
     """After unload, a click does nothing and bus listeners are back to baseline."""
     entry = await setup_integration(hass)
     # The baseline is taken once the event and sensor components are loaded.
@@ -94,9 +92,7 @@ async def test_setup_retries_without_mqtt(hass: HomeAssistant) -> None:
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
-async def test_allow_list_devices_created_at_setup(
-    hass: HomeAssistant, mqtt_mock: Any
-) -> None:
+async def test_allow_list_devices_created_at_setup(hass: HomeAssistant, mqtt_mock: Any) -> None:
     """Allow-listed serials get a device and entities before their first press."""
     await setup_integration(hass, allow_unknown_serials=False, allowed_serials=[SERIAL])
     device = button_device(hass, SERIAL)
@@ -113,9 +109,7 @@ async def test_allow_list_devices_created_at_setup(
     }
 
 
-async def test_known_devices_restored_after_restart(
-    hass: HomeAssistant, mqtt_mock: Any
-) -> None:
+async def test_known_devices_restored_after_restart(hass: HomeAssistant, mqtt_mock: Any) -> None:
     """A button discovered by a press is known again after a reload."""
     entry = await setup_integration(hass)
     await fire_click(hass, click_payload())
@@ -180,9 +174,7 @@ async def test_remove_device_drops_it_from_allow_list(
     assert button_device(hass, SERIAL) is None
 
 
-async def test_remove_foreign_device_is_allowed(
-    hass: HomeAssistant, mqtt_mock: Any
-) -> None:
+async def test_remove_foreign_device_is_allowed(hass: HomeAssistant, mqtt_mock: Any) -> None:
     """A device without an iot_backup identifier can be removed without side effects."""
     from custom_components.iot_backup import async_remove_config_entry_device
 
