@@ -21,7 +21,7 @@ test-newest-ha: deps
 demo: deps
 	$(PY) -m scripts.demo
 
-## bench: latency and import-time figures (prints a table; asserts nothing)
+## bench: latency and import-time tables (timings are printed, never asserted; the burst checks exactly-once)
 bench: deps
 	$(PY) -m scripts.bench
 	$(PY) -m pytest benchmarks -s -q

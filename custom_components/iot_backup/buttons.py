@@ -57,10 +57,10 @@ class ButtonHub:
         device_registry = dr.async_get(self._hass)
         for device in dr.async_entries_for_config_entry(device_registry, self._entry.entry_id):
             if (serial := serial_of_device(device)) is not None:
-                self.buttons[serial] = ButtonState(serial)
+                self.buttons[serial] = ButtonState(serial, device_id=device.id)
         for serial in sorted(self._settings.allowed_serials):
-            self._async_ensure_device(serial)
-            self.buttons.setdefault(serial, ButtonState(serial))
+            device_id = self._async_ensure_device(serial).id
+            self.buttons.setdefault(serial, ButtonState(serial, device_id=device_id))
 
     def is_allowed(self, serial: str) -> bool:
         """Return True if clicks of ``serial`` may be accepted under the settings."""
@@ -69,11 +69,13 @@ class ButtonHub:
     @callback
     def async_handle_click(self, click: ClickMessage) -> None:
         """Apply an accepted click: device, bus event, entity state, battery repair."""
-        device = self._async_ensure_device(click.serial)
         state = self.buttons.get(click.serial)
         is_new = state is None
         if state is None:
             state = self.buttons[click.serial] = ButtonState(click.serial)
+        if state.device_id is None:
+            # Once per button and run: the registry lookup is the costliest step of a click.
+            state.device_id = self._async_ensure_device(click.serial).id
         state.last_click = click
         state.last_seen = dt_util.utcnow()
         if click.battery_mv is not None:
@@ -81,7 +83,7 @@ class ButtonHub:
         self._hass.bus.async_fire(
             EVENT_CLICK,
             {
-                "device_id": device.id,
+                "device_id": state.device_id,
                 ATTR_SERIAL: click.serial,
                 ATTR_CLICK_TYPE: click.click_type,
                 ATTR_CLICK_ID: click.id,

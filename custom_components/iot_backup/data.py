@@ -53,6 +53,7 @@ class ButtonState:
     """What is known about one button: its last accepted click and readings."""
 
     serial: str
+    device_id: str | None = None
     last_click: ClickMessage | None = None
     last_seen: datetime | None = None
     battery_mv: int | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -183,6 +184,8 @@ class ClickReceiver:
         self.accepted += 1
         # Dispatch first: the ack tells the Lambda the press already took effect.
         self._hub.async_handle_click(click)
+        # One turn of the loop lets the triggered automations start before the ack.
+        await asyncio.sleep(0)
         await self._async_ack(topic_serial, click.id, "accepted")
 
     async def async_save(self) -> None:
