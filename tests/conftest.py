@@ -15,3 +15,6 @@ from tests.broker_fixture import (  # noqa: F401
     mosquitto_with_config_changes,
     mqtt_connect,
 )
+
+# --- Lambda bridge: env isolation (autouse), its env for the broker, a spy and a test acker.
+from tests.lambda_support import acker, bridge, clean_bridge, spy  # noqa: F401, E402

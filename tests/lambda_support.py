@@ -35,6 +35,26 @@ ENV_VARS = (
 )
 
 
+# The AWS IoT 1-Click event of a double press, as the tests send it.
+ONE_CLICK = {
+    "deviceInfo": {
+        "deviceId": SERIAL,
+        "type": "button",
+        "remainingLife": 98.7,
+        "attributes": {"room": "hall"},
+    },
+    "deviceEvent": {
+        "buttonClicked": {"clickType": "DOUBLE", "reportedTime": "2018-05-04T23:26:33.747Z"}
+    },
+    "placementInfo": {
+        "projectName": "backup",
+        "placementName": "hall",
+        "attributes": {},
+        "devices": {},
+    },
+}
+
+
 def lambda_context(request_id: str = "3f2b8c1e-0d4a-4e6b-9a1c-7d5e2f8a9b0c") -> SimpleNamespace:
     """A stand-in for the Lambda context object (only aws_request_id is read)."""
     return SimpleNamespace(aws_request_id=request_id, function_name="iot-backup-bridge")

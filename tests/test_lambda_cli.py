@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.lambda_support import SERIAL, acker, clean_bridge, spy  # noqa: F401 - fixtures
+from tests.lambda_support import SERIAL
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,6 +11,7 @@ from lambda_bridge import protocol
 from lambda_bridge.events import InvalidEvent, parse_event
 from tests.lambda_support import (
     MALFORMED_EVENTS,
+    ONE_CLICK,
     SERIAL,
     lambda_context,
     vector_as_raw_event,
@@ -26,23 +27,6 @@ def fixed_clock() -> datetime:
 
 
 BUTTON = {"serialNumber": SERIAL, "batteryVoltage": "1615mV", "clickType": "SINGLE"}
-ONE_CLICK = {
-    "deviceInfo": {
-        "deviceId": SERIAL,
-        "type": "button",
-        "remainingLife": 98.7,
-        "attributes": {"room": "hall"},
-    },
-    "deviceEvent": {
-        "buttonClicked": {"clickType": "DOUBLE", "reportedTime": "2018-05-04T23:26:33.747Z"}
-    },
-    "placementInfo": {
-        "projectName": "backup",
-        "placementName": "hall",
-        "attributes": {},
-        "devices": {},
-    },
-}
 
 
 def test_iot_button_with_event_id_from_rule() -> None:

@@ -24,31 +24,15 @@ from lambda_bridge.events import InvalidEvent
 from lambda_bridge.handler import lambda_handler
 from lambda_bridge.publisher import AckTimeout, ConnectFailed, PublishFailed
 from lambda_bridge.settings import ConfigError
-from tests.lambda_support import (  # noqa: F401 - fixtures
+from tests.lambda_support import (
     MALFORMED_EVENTS,
+    ONE_CLICK,
     SERIAL,
-    acker,
-    bridge,
-    clean_bridge,
     lambda_context,
-    spy,
     vector_as_raw_event,
     vector_as_test_event,
 )
 from tests.vectors import load_vectors
-
-ONE_CLICK = {
-    "deviceInfo": {"deviceId": SERIAL, "type": "button", "remainingLife": 98.7, "attributes": {}},
-    "deviceEvent": {
-        "buttonClicked": {"clickType": "DOUBLE", "reportedTime": "2018-05-04T23:26:33.747Z"}
-    },
-    "placementInfo": {
-        "projectName": "backup",
-        "placementName": "hall",
-        "attributes": {},
-        "devices": {},
-    },
-}
 
 
 def _recent(ts: str) -> bool:

@@ -23,7 +23,7 @@ from lambda_bridge.settings import (
     SecretRef,
     load_settings,
 )
-from tests.lambda_support import SERIAL, bridge, broker_env, clean_bridge, lambda_context, spy  # noqa: F401
+from tests.lambda_support import SERIAL, broker_env, lambda_context
 
 REPO = Path(__file__).resolve().parent.parent
 MINIMAL = {
