@@ -28,7 +28,7 @@ DEFAULT_REPLAY_WINDOW: Final = 300
 MIN_REPLAY_WINDOW: Final = 10
 MAX_REPLAY_WINDOW: Final = 3600
 
-# Dedupe memory: ids live for the replay window, and at most this many are kept.
+# Dedupe memory: ids live for twice the replay window, and at most this many are kept.
 DEDUPE_MAX_IDS: Final = 10_000
 # Accepted ids are saved this many seconds after a click (batched), and on unload.
 ACCEPTED_IDS_SAVE_DELAY: Final = 1

@@ -140,7 +140,9 @@ class ClickReceiver:
         self._settings = settings
         self._hub = hub
         self._store = accepted_ids_store(hass, entry_id)
-        self.dedupe = DedupeCache(settings.replay_window)
+        # A click's ts may be up to a window ahead of now, and its copies pass the replay
+        # check until ts + window: so its id must be kept for twice the window.
+        self.dedupe = DedupeCache(2 * settings.replay_window)
         self.reject_log = RejectLog()
         self.accepted = 0
         self.duplicates = 0

@@ -46,7 +46,7 @@ async def test_retry_after_restart_is_a_duplicate(
         "key": store_key(entry.entry_id),
         "data": {
             "ids": [
-                ["expired-id", (now - timedelta(seconds=400)).isoformat()],
+                ["expired-id", (now - timedelta(seconds=700)).isoformat()],  # > 2 windows
                 ["recent-id", (now - timedelta(seconds=30)).isoformat()],
             ]
         },
@@ -78,3 +78,18 @@ async def test_accepted_ids_are_saved_on_unload(
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert store_key(entry.entry_id) not in hass_storage
+
+
+async def test_retry_of_a_future_stamped_click_is_a_duplicate(
+    hass: HomeAssistant, mqtt_mock: Any, freezer: Any
+) -> None:
+    """A click stamped ahead of HA's clock stays replayable until ts + window: its id must too."""
+    await setup_integration(hass, replay_window=300)
+    clicks = async_capture_events(hass, EVENT_CLICK)
+    payload = click_payload(message_id="ahead", ts=dt_util.utcnow() + timedelta(seconds=290))
+    await fire_click(hass, payload)
+    freezer.tick(timedelta(seconds=301))
+    await fire_click(hass, payload)
+    assert [click.data["id"] for click in clicks] == ["ahead"]
+    assert [ack.status for ack in published_acks(mqtt_mock)] == ["accepted", "duplicate"]
+
