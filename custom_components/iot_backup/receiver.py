@@ -171,12 +171,16 @@ class ClickReceiver:
             return
         payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
         try:
-            click = self._check(parse_click(payload), topic_serial, now)
+            click = parse_click(payload)
+            self._check_topic(click, topic_serial)
+            # Dedupe before the clock and allow-list: a late copy of a run press is a duplicate.
+            if not (duplicate := self.dedupe.seen(click.id, now)):
+                self._check(click, now)
         except ProtocolError as err:
             self.reject_log.reject(err.reason, msg.topic, str(err), now)
             await self._async_ack(topic_serial, err.message_id, "rejected", err.reason)
             return
-        if self.dedupe.seen(click.id, now):
+        if duplicate:
             self.duplicates += 1
             LOGGER.debug("Duplicate click %s on %s", click.id, msg.topic)
             await self._async_ack(topic_serial, click.id, "duplicate")
@@ -194,8 +198,8 @@ class ClickReceiver:
         """Write the accepted ids now (on unload), instead of after the save delay."""
         await self._store.async_save(self.dedupe.to_storage())
 
-    def _check(self, click: ClickMessage, topic_serial: str, now: datetime) -> ClickMessage:
-        """Return ``click`` if it fits its topic, the clock and the allow-list, else raise."""
+    def _check_topic(self, click: ClickMessage, topic_serial: str) -> None:
+        """Raise ProtocolError unless ``click`` names the serial of its topic."""
         if click.serial != topic_serial:
             raise ProtocolError(
                 "serial",
@@ -203,6 +207,9 @@ class ClickReceiver:
                 RejectReason.SERIAL_MISMATCH,
                 click.id,
             )
+
+    def _check(self, click: ClickMessage, now: datetime) -> None:
+        """Raise ProtocolError unless ``click`` fits the clock and the allow-list."""
         skew = abs(now - click.timestamp)
         if skew > self._settings.replay_window:
             raise ProtocolError(
@@ -219,7 +226,6 @@ class ClickReceiver:
                 RejectReason.UNKNOWN_SERIAL,
                 click.id,
             )
-        return click
 
     async def _async_ack(
         self,

@@ -93,3 +93,19 @@ async def test_retry_of_a_future_stamped_click_is_a_duplicate(
     assert [click.data["id"] for click in clicks] == ["ahead"]
     assert [ack.status for ack in published_acks(mqtt_mock)] == ["accepted", "duplicate"]
 
+
+async def test_late_retry_of_an_accepted_click_is_a_duplicate_not_stale(
+    hass: HomeAssistant, mqtt_mock: Any, freezer: Any
+) -> None:
+    """A retry that is now outside the window but was accepted says duplicate: the press ran."""
+    await setup_integration(hass, replay_window=300)
+    clicks = async_capture_events(hass, EVENT_CLICK)
+    payload = click_payload(message_id="ran-once")
+    await fire_click(hass, payload)
+    freezer.tick(timedelta(seconds=350))
+    await fire_click(hass, payload)
+    assert len(clicks) == 1
+    assert [(ack.status, ack.reason) for ack in published_acks(mqtt_mock)] == [
+        ("accepted", None),
+        ("duplicate", None),
+    ]
