@@ -29,7 +29,6 @@ _LOGGER = logging.getLogger(__name__)
 KEEPALIVE = 60
 # CONNACK codes that mean the credentials were refused: they may have been rotated.
 _AUTH_REFUSALS = {0x86, 0x87, 0x8C}
-_CONTAINER_TAG = uuid.uuid4().hex[:12]
 
 
 class BridgeError(RuntimeError):
@@ -98,7 +97,8 @@ class Connection:
         self.subscribed: set[str] = set()
         self.waiting_for: str | None = None
         self.ack = None
-        client_id = f"{settings.client_id or 'iot-backup-lambda'}-{_CONTAINER_TAG}"
+        # Drawn per connection, not per import: SnapStart clones module state across containers.
+        client_id = f"{settings.client_id or 'iot-backup-lambda'}-{uuid.uuid4().hex[:12]}"
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )

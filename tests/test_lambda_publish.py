@@ -325,3 +325,20 @@ def test_connection_lost_before_puback_republishes_same_id(bridge, spy, monkeypa
     messages = spy.messages(2, timeout=1.0)
     assert 1 <= len(messages) <= 2
     assert {json.loads(m.payload)["id"] for m in messages} == {"lost-1"} == {result["id"]}
+
+
+def test_containers_from_one_snapshot_do_not_take_over_each_other(bridge, acker) -> None:
+    """SnapStart restores many containers from one memory image, module state included:
+    each connection still needs its own client id, or the broker drops the older one."""
+    bridge(ack_timeout="5")
+    lambda_handler({"serial": SERIAL, "click_type": "single"}, lambda_context("container-a"))
+    container_a = publisher._CONNECTION
+    publisher._CONNECTION = None  # a second container, restored from the same snapshot
+    try:
+        lambda_handler({"serial": SERIAL, "click_type": "double"}, lambda_context("container-b"))
+        container_b = publisher._CONNECTION
+        time.sleep(0.3)
+        assert container_a.alive, "the broker dropped container A's connection"
+        assert container_b.alive
+    finally:
+        container_a.close()
