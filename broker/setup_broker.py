@@ -76,6 +76,12 @@ def _write_file(path: Path, content: bytes, mode: int) -> None:
     os.replace(temp_path, path)
 
 
+def _keep_secret(path: Path, report: SetupReport) -> None:
+    """Record ``path`` as kept, making it private again: it may come from a loose copy."""
+    os.chmod(path, SECRET_MODE)
+    report.kept.append(path)
+
+
 def _new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
@@ -140,7 +146,8 @@ def ensure_ca(certs_dir: Path, report: SetupReport, force_new: bool = False):
     """
     cert_path, key_path = certs_dir / "ca.crt", certs_dir / "ca.key"
     if cert_path.exists() and key_path.exists() and not force_new:
-        report.kept += [cert_path, key_path]
+        report.kept.append(cert_path)
+        _keep_secret(key_path, report)
         return x509.load_pem_x509_certificate(cert_path.read_bytes()), _load_key(key_path)
     ca_key = _new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "iot-backup private CA")])
@@ -225,7 +232,8 @@ def ensure_leaf_cert(
         existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
         missing_hosts = wanted_hosts - _san_hosts(existing)
         if _issued_by(existing, ca_cert) and not missing_hosts and not _needs_renewal(existing):
-            report.kept += [cert_path, key_path]
+            report.kept.append(cert_path)
+            _keep_secret(key_path, report)
             return cert_path, key_path
         wanted_hosts |= _san_hosts(existing) if server else set()
         destination = report.reissued
@@ -242,7 +250,7 @@ def ensure_password(secrets_dir: Path, user: str, report: SetupReport) -> str:
     """Return the password in ``secrets_dir/<user>.password``, creating a random one."""
     path = secrets_dir / f"{user}.password"
     if path.exists():
-        report.kept.append(path)
+        _keep_secret(path, report)
         return path.read_text().strip()
     password = secrets.token_urlsafe(32)
     _write_file(path, (password + "\n").encode(), SECRET_MODE)
@@ -281,7 +289,7 @@ def ensure_passwd_file(passwd_path: Path, passwords: dict[str, str], report: Set
             verify_mosquitto_password(password, entries[user])
             for user, password in passwords.items()
         ):
-            report.kept.append(passwd_path)
+            _keep_secret(passwd_path, report)
             return
         destination = report.reissued
     else:

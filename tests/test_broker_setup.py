@@ -64,6 +64,20 @@ def test_second_run_changes_nothing(tmp_path):
     assert all(file_mode(tmp_path / name) == 0o600 for name in KEY_AND_SECRET_FILES)
 
 
+def test_rerun_makes_kept_keys_and_secrets_private_again(tmp_path):
+    """Files restored from a backup or copied with a loose umask are kept, but made 0600."""
+    broker_setup.setup_broker(tmp_path)
+    for name in KEY_AND_SECRET_FILES:
+        (tmp_path / name).chmod(0o644)
+
+    report = broker_setup.setup_broker(tmp_path)
+
+    assert report.created == [] and report.reissued == []
+    assert {name: file_mode(tmp_path / name) for name in KEY_AND_SECRET_FILES} == {
+        name: 0o600 for name in KEY_AND_SECRET_FILES
+    }
+
+
 def test_new_host_reissues_only_the_server_cert(tmp_path):
     broker_setup.setup_broker(tmp_path, hosts=["broker.home.lan"])
     before = snapshot(tmp_path)
