@@ -78,7 +78,8 @@ def _write_file(path: Path, content: bytes, mode: int) -> None:
 
 def _keep_secret(path: Path, report: SetupReport) -> None:
     """Record ``path`` as kept, making it private again: it may come from a loose copy."""
-    os.chmod(path, SECRET_MODE)
+    if path.stat().st_mode & 0o777 != SECRET_MODE:  # a file handed to mosquitto needs no chmod
+        os.chmod(path, SECRET_MODE)
     report.kept.append(path)
 
 
