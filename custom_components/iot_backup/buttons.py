@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
@@ -33,7 +35,18 @@ def device_name(serial: str) -> str:
     return f"IoT button {serial}"
 
 
-def serial_of_device(device: dr.DeviceEntry) -> str | None:
+class RegistryDevice(Protocol):
+    """A device registry entry as serial_of_device reads it.
+
+    HA 2026 returns ``DeviceEntry | ChildDeviceEntry`` from the registry; both have identifiers.
+    """
+
+    @property
+    def identifiers(self) -> set[tuple[str, str]]:
+        """Return the (domain, identifier) pairs of the device."""
+
+
+def serial_of_device(device: RegistryDevice) -> str | None:
     """Return the button serial of a device registry entry, or None if not ours."""
     for domain, identifier in device.identifiers:
         if domain == DOMAIN:

@@ -45,6 +45,15 @@ from .protocol import ProtocolError, validate_prefix, validate_serial
 MQTT_DOMAIN = "mqtt"
 
 
+def _form_schema(fields: dict[vol.Marker, Any]) -> Any:
+    """Return ``vol.Schema(fields)``, typed Any for the flow's form helpers.
+
+    HA 2026 types forms as probatio.Schema, which ``voluptuous`` becomes at run time,
+    while mypy sees the real voluptuous package; HA 2025.4 types them as vol.Schema.
+    """
+    return vol.Schema(fields)
+
+
 def _behaviour_schema(defaults: dict[str, Any]) -> dict[vol.Marker, Any]:
     """Return the form fields of the options (behaviour), defaulting to ``defaults``."""
     return {
@@ -96,7 +105,7 @@ def _clean_behaviour(user_input: dict[str, Any], errors: dict[str, str]) -> dict
 
 def _clean_prefix(user_input: dict[str, Any], errors: dict[str, str]) -> str:
     """Return the stripped prefix of a form, adding an error if it is invalid."""
-    prefix = user_input[CONF_PREFIX].strip()
+    prefix: str = user_input[CONF_PREFIX].strip()
     try:
         validate_prefix(prefix)
     except ProtocolError:
@@ -124,7 +133,7 @@ class IotBackupConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(
                     title=prefix, data={CONF_PREFIX: prefix}, options=options
                 )
-        schema = vol.Schema(
+        schema = _form_schema(
             {
                 vol.Required(CONF_PREFIX, default=DEFAULT_PREFIX): TextSelector(),
                 **_behaviour_schema({}),
@@ -153,7 +162,7 @@ class IotBackupConfigFlow(ConfigFlow, domain=DOMAIN):
                     entry, unique_id=prefix, title=prefix, data={CONF_PREFIX: prefix}
                 )
                 return self.async_abort(reason="reconfigure_successful")
-        schema = vol.Schema({vol.Required(CONF_PREFIX): TextSelector()})
+        schema = _form_schema({vol.Required(CONF_PREFIX): TextSelector()})
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or dict(entry.data)),
@@ -182,7 +191,7 @@ class IotBackupOptionsFlow(OptionsFlow):
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(_behaviour_schema(defaults)), user_input
+                _form_schema(_behaviour_schema(defaults)), user_input
             ),
             errors=errors,
         )

@@ -13,6 +13,7 @@ from homeassistant.const import (
     CONF_DEVICE_ID,
     CONF_DOMAIN,
     CONF_EVENT,
+    CONF_EVENT_DATA,
     CONF_PLATFORM,
     CONF_TYPE,
 )
@@ -33,7 +34,8 @@ TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 
 async def async_validate_trigger_config(hass: HomeAssistant, config: ConfigType) -> ConfigType:
     """Validate a device trigger config."""
-    return TRIGGER_SCHEMA(config)
+    validated: ConfigType = TRIGGER_SCHEMA(config)
+    return validated
 
 
 async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, str]]:
@@ -61,9 +63,9 @@ async def async_attach_trigger(
     """Attach a press trigger as an event trigger on the click bus event."""
     event_config = event_trigger.TRIGGER_SCHEMA(
         {
-            event_trigger.CONF_PLATFORM: CONF_EVENT,
+            CONF_PLATFORM: CONF_EVENT,
             event_trigger.CONF_EVENT_TYPE: EVENT_CLICK,
-            event_trigger.CONF_EVENT_DATA: {
+            CONF_EVENT_DATA: {
                 ATTR_DEVICE_ID: config[CONF_DEVICE_ID],
                 ATTR_CLICK_TYPE: CLICK_BY_TRIGGER_TYPE[config[CONF_TYPE]],
             },

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from homeassistant.components.logbook import LOGBOOK_ENTRY_MESSAGE, LOGBOOK_ENTRY_NAME
+from homeassistant.components.logbook.const import LOGBOOK_ENTRY_MESSAGE, LOGBOOK_ENTRY_NAME
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
@@ -24,7 +23,7 @@ def async_describe_events(
     """Describe the click bus event."""
 
     @callback
-    def async_describe_click(event: Event[dict[str, Any]]) -> dict[str, str]:
+    def async_describe_click(event: Event) -> dict[str, str]:
         """Describe one click, e.g. 'IoT button G030 registered a double press'."""
         name = device_name(event.data[ATTR_SERIAL])
         if device := dr.async_get(hass).async_get(event.data[ATTR_DEVICE_ID]):
