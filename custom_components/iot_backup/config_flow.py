@@ -2,6 +2,8 @@
 
 Entry data holds the topic prefix (what the entry is; also its unique_id).
 Entry options hold behaviour (allow-list mode, serials, replay window).
+A press on the default prefix's click topic (the manifest's ``mqtt`` key) starts
+a discovery flow that offers the user step's entry, allow-listing that button.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
 )
+from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
 from .buttons import serial_of_device
 from .const import (
@@ -40,7 +43,13 @@ from .const import (
     MAX_REPLAY_WINDOW,
     MIN_REPLAY_WINDOW,
 )
-from .protocol import ProtocolError, validate_prefix, validate_serial
+from .protocol import (
+    ProtocolError,
+    parse_click,
+    serial_from_click_topic,
+    validate_prefix,
+    validate_serial,
+)
 
 MQTT_DOMAIN = "mqtt"
 
@@ -119,6 +128,9 @@ class IotBackupConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
     MINOR_VERSION = 1
 
+    # The serial whose press started a discovery flow; set by async_step_mqtt.
+    _discovered_serial: str
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the prefix and behaviour; abort if MQTT is not set up."""
         if not self.hass.config_entries.async_entries(MQTT_DOMAIN):
@@ -128,7 +140,8 @@ class IotBackupConfigFlow(ConfigFlow, domain=DOMAIN):
             prefix = _clean_prefix(user_input, errors)
             options = _clean_behaviour(user_input, errors)
             if not errors:
-                await self.async_set_unique_id(prefix)
+                # A filled-in form wins over a pending discovered setup, which HA then ends.
+                await self.async_set_unique_id(prefix, raise_on_progress=False)
                 self._abort_if_unique_id_configured()
                 return self.async_create_entry(
                     title=prefix, data={CONF_PREFIX: prefix}, options=options
@@ -143,6 +156,54 @@ class IotBackupConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+        )
+
+    async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
+        """Start setup from a press on ``<default prefix>/<serial>/click``.
+
+        Aborts ``invalid_discovery_info`` unless the message is a valid click of the
+        topic's serial, and ``already_configured`` if the default prefix has an entry.
+        """
+        serial = serial_from_click_topic(DEFAULT_PREFIX, discovery_info.topic)
+        if serial is None:
+            return self.async_abort(reason="invalid_discovery_info")
+        # Before async_set_unique_id: aborting with a unique id adds the topic to the
+        # entry's discovery keys, and that update reloads the entry (once per button).
+        if self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, DEFAULT_PREFIX):
+            return self.async_abort(reason="already_configured")
+        payload = discovery_info.payload
+        try:
+            click = parse_click(bytes(payload) if isinstance(payload, bytearray) else payload)
+        except ProtocolError:
+            return self.async_abort(reason="invalid_discovery_info")
+        if click.serial != serial:
+            return self.async_abort(reason="invalid_discovery_info")
+        # Aborts already_in_progress when another button (or press) was discovered first.
+        await self.async_set_unique_id(DEFAULT_PREFIX)
+        self._discovered_serial = serial
+        self.context["title_placeholders"] = {"serial": serial}
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm a discovered setup; the behaviour form allow-lists the discovered button."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            options = _clean_behaviour(user_input, errors)
+            if not errors:
+                return self.async_create_entry(
+                    title=DEFAULT_PREFIX, data={CONF_PREFIX: DEFAULT_PREFIX}, options=options
+                )
+        schema = _form_schema(_behaviour_schema({CONF_ALLOWED_SERIALS: [self._discovered_serial]}))
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders={
+                "serial": self._discovered_serial,
+                "prefix": DEFAULT_PREFIX,
+            },
         )
 
     async def async_step_reconfigure(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
 from custom_components.iot_backup.const import (
     CONF_ALLOW_UNKNOWN_SERIALS,
@@ -13,16 +14,20 @@ from custom_components.iot_backup.const import (
     CONF_REPLAY_WINDOW,
     DOMAIN,
 )
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from custom_components.iot_backup.protocol import click_topic
+from homeassistant.config_entries import SOURCE_MQTT, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
 from . import (
     OTHER_SERIAL,
+    PREFIX,
     SERIAL,
     click_payload,
     create_config_entry,
     fire_click,
+    published_acks,
     setup_integration,
 )
 
@@ -120,6 +125,154 @@ async def test_user_flow_one_entry_per_prefix(hass: HomeAssistant, mqtt_mock: An
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+def discovery_info(topic: str, payload: str | bytes) -> MqttServiceInfo:
+    """Return what HA's MQTT integration hands a flow for a message on ``topic``."""
+    return MqttServiceInfo(
+        topic=topic,
+        payload=payload,
+        qos=0,
+        retain=False,
+        subscribed_topic="iot_backup/+/click",
+        timestamp=0.0,
+    )
+
+
+async def test_discovery_from_first_press_creates_entry(
+    hass: HomeAssistant, mqtt_mock: Any
+) -> None:
+    """A press on the default prefix offers setup that allow-lists the pressed button."""
+    # Through the broker: the manifest's mqtt key subscribes discovery to the click topic.
+    async_fire_mqtt_message(hass, click_topic(PREFIX, SERIAL), click_payload())
+    await hass.async_block_till_done()
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["step_id"] == "confirm"
+    assert flow["context"]["source"] == SOURCE_MQTT
+    assert flow["context"]["title_placeholders"] == {"serial": SERIAL}
+
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"])
+    assert result["type"] is FlowResultType.FORM
+    assert result["description_placeholders"] == {"serial": SERIAL, "prefix": PREFIX}
+
+    # Submitting the form unchanged keeps its defaults.
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == PREFIX
+    assert result["data"] == {CONF_PREFIX: PREFIX}
+    assert result["options"] == {
+        CONF_ALLOW_UNKNOWN_SERIALS: False,
+        CONF_ALLOWED_SERIALS: [SERIAL],
+        CONF_REPLAY_WINDOW: 300,
+    }
+    entry = result["result"]
+    assert entry.unique_id == PREFIX
+    assert entry.state is ConfigEntryState.LOADED
+
+    # The discovered button's next press is accepted, and offers no second setup.
+    await fire_click(hass, click_payload())
+    assert [ack.status for ack in published_acks(mqtt_mock)] == ["accepted"]
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_discovery_confirm_errors_then_recovers(hass: HomeAssistant) -> None:
+    """The confirm form validates behaviour like the user step."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery_info(click_topic(PREFIX, SERIAL), click_payload()),
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "confirm"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**BEHAVIOUR, CONF_ALLOWED_SERIALS: []}
+    )
+    assert result["errors"] == {CONF_ALLOWED_SERIALS: "serials_required"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**BEHAVIOUR, CONF_ALLOW_UNKNOWN_SERIALS: True}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["options"] == {**BEHAVIOUR, CONF_ALLOW_UNKNOWN_SERIALS: True}
+
+
+async def test_discovery_aborts_when_prefix_configured(hass: HomeAssistant, mqtt_mock: Any) -> None:
+    """A press on a configured prefix aborts, without touching or reloading the entry."""
+    entry = await setup_integration(hass)
+    runtime_data = entry.runtime_data
+    # A new button's first press: the receiver adds it; discovery offers nothing.
+    await fire_click(hass, click_payload(OTHER_SERIAL), serial=OTHER_SERIAL)
+    assert [ack.status for ack in published_acks(mqtt_mock)] == ["accepted"]
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    # Recording the topic as a discovery key would update, and so reload, the entry.
+    assert entry.discovery_keys == {}
+    assert entry.runtime_data is runtime_data
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery_info(click_topic(PREFIX, SERIAL), click_payload()),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_discovery_of_second_button_aborts_in_progress(hass: HomeAssistant) -> None:
+    """Only one discovered setup per prefix is offered at a time."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery_info(click_topic(PREFIX, SERIAL), click_payload()),
+    )
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery_info(click_topic(PREFIX, OTHER_SERIAL), click_payload(OTHER_SERIAL)),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_in_progress"
+
+
+async def test_user_setup_of_prefix_ends_discovery(hass: HomeAssistant, mqtt_mock: Any) -> None:
+    """Setting the default prefix up by hand removes its pending discovered setup."""
+    await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery_info(click_topic(PREFIX, SERIAL), click_payload()),
+    )
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PREFIX: PREFIX, **BEHAVIOUR}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        (f"{PREFIX}/bad.serial/click", click_payload()),
+        (f"other/{SERIAL}/click", click_payload()),
+        (f"{PREFIX}/{SERIAL}/ack", click_payload()),
+        (f"{PREFIX}/{SERIAL}/click", b"not json"),
+        (f"{PREFIX}/{SERIAL}/click", bytearray(b"")),
+        (f"{PREFIX}/{SERIAL}/click", click_payload(OTHER_SERIAL).decode()),
+    ],
+    ids=["bad_serial", "other_prefix", "not_click", "not_json", "empty", "serial_mismatch"],
+)
+async def test_discovery_aborts_on_non_click(
+    hass: HomeAssistant, topic: str, payload: str | bytes
+) -> None:
+    """Only a valid press on <default prefix>/<serial>/click offers a setup."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_MQTT}, data=discovery_info(topic, payload)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "invalid_discovery_info"
 
 
 async def test_options_flow(hass: HomeAssistant, mqtt_mock: Any) -> None:
