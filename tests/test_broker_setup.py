@@ -8,7 +8,6 @@ import stat
 import subprocess
 
 from cryptography import x509
-import pytest
 
 from broker import setup_broker as broker_setup
 
