@@ -21,7 +21,8 @@ import tempfile
 import time
 from typing import Self
 
-BROKER_DIR = Path(__file__).resolve().parent
+from .setup_broker import BROKER_DIR
+
 PROJECT_CONF = BROKER_DIR / "mosquitto.conf"
 CONTAINER_CONFIG_DIR = "/mosquitto/config"
 CONTAINER_DATA_DIR = "/mosquitto/data"

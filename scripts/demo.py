@@ -16,8 +16,8 @@ import uuid
 
 import paho.mqtt.client as mqtt
 
-from broker.runner import BROKER_DIR, LocalMosquitto
-from broker.setup_broker import setup_broker
+from broker.runner import LocalMosquitto
+from broker.setup_broker import BROKER_DIR, setup_broker
 from lambda_bridge import publisher
 from lambda_bridge.handler import lambda_handler
 from lambda_bridge.protocol import DEFAULT_TOPIC_PREFIX, click_subscription, now_timestamp

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
-from homeassistant.core import callback
+from collections.abc import Callable, Iterable
+
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .buttons import device_name
-from .const import DOMAIN, MANUFACTURER, MODEL, signal_button_update
+from .const import DOMAIN, MANUFACTURER, MODEL, signal_button_update, signal_new_button
 from .data import ButtonState, IotBackupConfigEntry
 from .protocol import ClickMessage
+
+
+@callback
+def async_add_button_entities(
+    hass: HomeAssistant,
+    entry: IotBackupConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entities_of: Callable[[ButtonState, ClickMessage | None], Iterable[Entity]],
+) -> None:
+    """Add a platform's entities for every known button now, and for each new one later.
+
+    ``entities_of(button, first_click)`` builds them; ``first_click`` is the press that
+    revealed a new button (None for buttons known at set-up).
+    """
+    hub = entry.runtime_data.hub
+    async_add_entities(
+        entity for button in hub.buttons.values() for entity in entities_of(button, None)
+    )
+
+    @callback
+    def _async_add_button(serial: str, first_click: ClickMessage | None) -> None:
+        async_add_entities(entities_of(hub.buttons[serial], first_click))
+
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, signal_new_button(entry.entry_id), _async_add_button)
+    )
 
 
 class IotBackupButtonEntity(Entity):

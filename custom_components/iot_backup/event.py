@@ -9,13 +9,12 @@ from homeassistant.components.event import (
     EventEntity,
     EventEntityDescription,
 )
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import ATTR_BATTERY_MV, signal_new_button
+from .const import ATTR_BATTERY_MV
 from .data import ButtonState, IotBackupConfigEntry
-from .entity import IotBackupButtonEntity
+from .entity import IotBackupButtonEntity, async_add_button_entities
 from .protocol import ClickMessage
 
 PARALLEL_UPDATES = 0
@@ -47,15 +46,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an event entity for every known button, and for each new one."""
-    hub = entry.runtime_data.hub
-    async_add_entities(IotBackupPressEvent(entry, button) for button in hub.buttons.values())
-
-    @callback
-    def _async_add_button(serial: str, first_click: ClickMessage | None) -> None:
-        async_add_entities([IotBackupPressEvent(entry, hub.buttons[serial], first_click)])
-
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_new_button(entry.entry_id), _async_add_button)
+    async_add_button_entities(
+        hass,
+        entry,
+        async_add_entities,
+        lambda button, first_click: [IotBackupPressEvent(entry, button, first_click)],
     )
 
 

@@ -13,13 +13,11 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, UnitOfElectricPotential
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import signal_new_button
 from .data import ButtonState, IotBackupConfigEntry
-from .entity import IotBackupButtonEntity
+from .entity import IotBackupButtonEntity, async_add_button_entities
 from .protocol import ClickMessage
 
 PARALLEL_UPDATES = 0
@@ -58,21 +56,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of every known button, and of each new one."""
-    hub = entry.runtime_data.hub
-    async_add_entities(
-        IotBackupSensor(entry, button, description)
-        for button in hub.buttons.values()
-        for description in SENSORS
-    )
-
-    @callback
-    def _async_add_button(serial: str, first_click: ClickMessage | None) -> None:
-        async_add_entities(
-            IotBackupSensor(entry, hub.buttons[serial], description) for description in SENSORS
-        )
-
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_new_button(entry.entry_id), _async_add_button)
+    async_add_button_entities(
+        hass,
+        entry,
+        async_add_entities,
+        lambda button, _first_click: (
+            IotBackupSensor(entry, button, description) for description in SENSORS
+        ),
     )
 
 
