@@ -19,15 +19,16 @@ from tests.ha.conftest import (  # noqa: F401
     expected_lingering_timers,
     fail_on_deprecation,
 )
-from tests.ha.test_end_to_end import lambda_env, real_mqtt  # noqa: F401
+from tests.ha.real_broker import lambda_env, real_mqtt  # noqa: F401
 
 # The benchmark tables, printed together after the run, below pytest's and HA's own output.
 _REPORT: list[str] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--presses", type=int, default=300,
-                     help="measured presses per latency series (ha_bench)")
+    parser.addoption(
+        "--presses", type=int, default=300, help="measured presses per latency series (ha_bench)"
+    )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:

@@ -39,7 +39,7 @@ from scripts.bench import (
     wait_until_subscribed,
 )
 from tests.ha import PREFIX, click_payload, setup_integration
-from tests.ha.test_end_to_end import _wait_until_subscribed
+from tests.ha.real_broker import wait_until_subscribed as wait_until_ha_subscribed
 
 pytestmark = pytest.mark.usefixtures("socket_enabled", "mock_hass_config")
 
@@ -164,8 +164,9 @@ async def test_press_to_device_trigger_latency(
 
     receiver = await hass.async_add_executor_job(Receiver, mosquitto_broker)
     raw = await hass.async_add_executor_job(RawPublisher, mosquitto_broker)
-    series: dict[str, list[float]] = {name: [] for name in
-                                      ("raw_sub", "raw_ha", "handler_sub", "handler_ha")}
+    series: dict[str, list[float]] = {
+        name: [] for name in ("raw_sub", "raw_ha", "handler_sub", "handler_ha")
+    }
     try:
         senders = {"raw": _timed(raw.publish, receiver), "handler": _timed(handler_press, receiver)}
         await hass.async_add_executor_job(wait_until_subscribed, receiver, raw)
@@ -196,8 +197,10 @@ async def test_press_to_device_trigger_latency(
     # Every press ran the automation (ran_at waited for it), none twice (ActionRecorder checks).
     assert all(len(samples) == presses for samples in series.values())
     ratio = percentile(series["handler_ha"], 0.99) / percentile(series["raw_sub"], 0.99)
-    bench_report(f"warm press -> single_press device trigger -> automation action; HA's mqtt "
-                 f"over TLS to the project's Mosquitto, QoS1, MQTT v5; {os.cpu_count()} cores")
+    bench_report(
+        f"warm press -> single_press device trigger -> automation action; HA's mqtt "
+        f"over TLS to the project's Mosquitto, QoS1, MQTT v5; {os.cpu_count()} cores"
+    )
     bench_report(HEADER)
     bench_report(row("raw paho publisher -> mosquitto_sub", series["raw_sub"]))
     bench_report(row("raw paho publisher -> HA automation", series["raw_ha"]))
@@ -205,7 +208,7 @@ async def test_press_to_device_trigger_latency(
     bench_report(row("Lambda handler -> HA automation", series["handler_ha"]))
     bench_report(f"{'      p99 handler->HA / raw->sub (target <= 1.5)':<60}{ratio:>10.2f}")
     raw_ratio = percentile(series["raw_ha"], 0.99) / percentile(series["raw_sub"], 0.99)
-    bench_report(f"{'      p99 raw->HA / raw->sub (HA\'s own share)':<60}{raw_ratio:>10.2f}")
+    bench_report(f"{"      p99 raw->HA / raw->sub (HA's own share)":<60}{raw_ratio:>10.2f}")
 
 
 async def test_burst_of_1000_clicks(
@@ -230,14 +233,16 @@ async def test_burst_of_1000_clicks(
     assert outcome.connected, outcome.error
     acks_client = outcome.client
     assert acks_client.subscribe(f"{PREFIX}/+/ack") == [1]
-    await _wait_until_subscribed(hass, acks_client)
+    await wait_until_ha_subscribed(hass, acks_client)
     await hass.async_add_executor_job(acks_client.wait_for_messages, 100, 0.5)  # drain probes
 
     serials = [f"G030BURST{number:07d}" for number in range(BURST_SERIALS)]
     burst = [(serial, uuid.uuid4().hex) for serial in serials for _ in range(BURST_PER_SERIAL)]
     random.Random(20260131).shuffle(burst)
-    messages = [(click_topic(PREFIX, serial), click_payload(serial, message_id=click_id))
-                for serial, click_id in burst]
+    messages = [
+        (click_topic(PREFIX, serial), click_payload(serial, message_id=click_id))
+        for serial, click_id in burst
+    ]
     sent_ids = {click_id for _serial, click_id in burst}
     assert len(sent_ids) == len(burst) == BURST_SERIALS * BURST_PER_SERIAL
 
@@ -289,18 +294,29 @@ async def test_burst_of_1000_clicks(
     last_ack = max(message.timestamp for message in acks)  # paho stamps time.monotonic()
     duplicates = sum(ack.status == "duplicate" for ack in parsed)
     sleep_ms = int(MONITOR_SLEEP * 1000)
-    bench_report(f"burst: {len(burst)} clicks over {BURST_SERIALS} new serials, raw paho as "
-                 "lambda (QoS1, pipelined) -> Mosquitto -> HA")
-    bench_report(f"{f'event loop: overshoot of a {sleep_ms} ms sleep (ms)':<44}"
-                 f"{'n':>6}{'p50':>10}{'p99':>10}{'max':>10}")
-    for label, samples in (("      idle, 1 s before the burst", idle),
-                           ("      during the burst", stalls)):
+    bench_report(
+        f"burst: {len(burst)} clicks over {BURST_SERIALS} new serials, raw paho as "
+        "lambda (QoS1, pipelined) -> Mosquitto -> HA"
+    )
+    bench_report(
+        f"{f'event loop: overshoot of a {sleep_ms} ms sleep (ms)':<44}"
+        f"{'n':>6}{'p50':>10}{'p99':>10}{'max':>10}"
+    )
+    for label, samples in (
+        ("      idle, 1 s before the burst", idle),
+        ("      during the burst", stalls),
+    ):
         bench_report(f"{row(label, samples)}{max(samples):>10.2f}")
-    for label, at in (("all PUBACKs at the publisher", pubacked),
-                      ("all click events fired in HA", max(handled_at)),
-                      ("all acks at a lambda subscriber", last_ack)):
-        bench_report(f"{'      first publish -> ' + label + ' (ms)':<60}"
-                     f"{(at - started) * 1000:>10.1f}")
-    bench_report(f"{'      click events / accepted acks / devices':<50}"
-                 f"{f'{len(clicks)} / {len(accepted)} / {len(devices)}':>20}")
+    for label, at in (
+        ("all PUBACKs at the publisher", pubacked),
+        ("all click events fired in HA", max(handled_at)),
+        ("all acks at a lambda subscriber", last_ack),
+    ):
+        bench_report(
+            f"{'      first publish -> ' + label + ' (ms)':<60}{(at - started) * 1000:>10.1f}"
+        )
+    bench_report(
+        f"{'      click events / accepted acks / devices':<50}"
+        f"{f'{len(clicks)} / {len(accepted)} / {len(devices)}':>20}"
+    )
     bench_report(f"{'      duplicate acks (QoS1 redeliveries)':<60}{duplicates:>10}")

@@ -55,3 +55,7 @@ def expected_lingering_timers() -> bool:
     its 1 s paho housekeeping timer. Lingering timers are still logged.
     """
     return True
+
+
+# HA's real mqtt on the real broker, and the Lambda bridge set up for it (end-to-end tests).
+from .real_broker import lambda_env, real_mqtt  # noqa: E402, F401

@@ -7,7 +7,6 @@ ACL: the Lambda bridge logs in as ``lambda``, Home Assistant as ``homeassistant`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 import json
 import random
@@ -16,7 +15,6 @@ import uuid
 
 import pytest
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     async_capture_events,
     async_mock_service,
 )
@@ -32,68 +30,21 @@ from custom_components.iot_backup.protocol import (
     parse_click,
     serial_from_click_topic,
 )
-from homeassistant.components import automation, mqtt
+from homeassistant.components import automation
 from homeassistant.components.mqtt import config_flow as mqtt_config_flow  # noqa: F401
-from homeassistant.config_entries import HANDLERS
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+from tests.lambda_support import lambda_context
 from tests.vectors import load_vectors, payload_bytes
 
 from . import OTHER_SERIAL, PREFIX, SERIAL, button_device, setup_integration
+from .real_broker import wait_until_subscribed
 
 pytestmark = pytest.mark.usefixtures("socket_enabled", "mock_hass_config")
 
-CONNECT_TIMEOUT = 15.0
-ACK_TIMEOUT = "10"
 BAD_PAYLOADS = 220
-
-
-class LambdaContext:
-    """The one attribute of AWS's context object the bridge reads."""
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-
-async def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` while HA's loop keeps running; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def real_mqtt(hass: HomeAssistant, mosquitto_broker: Any) -> AsyncGenerator[None]:
-    """HA's own mqtt integration connected over verified TLS as user homeassistant."""
-    username, password = mosquitto_broker.credentials("homeassistant")
-    entry = MockConfigEntry(
-        domain=mqtt.DOMAIN,
-        title="Mosquitto",
-        data={
-            mqtt.CONF_BROKER: "127.0.0.1",
-            "port": mosquitto_broker.tls_port,
-            "username": username,
-            "password": password,
-            # The mqtt config entry stores the CA certificate's PEM text.
-            mqtt.CONF_CERTIFICATE: mosquitto_broker.ca_cert.read_text(),
-            "protocol": "5",
-        },
-        options={mqtt.CONF_DISCOVERY: False},
-        # The running HA's own entry version, so no migration runs on either HA.
-        version=HANDLERS[mqtt.DOMAIN].VERSION,
-        minor_version=HANDLERS[mqtt.DOMAIN].MINOR_VERSION,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await _wait_for(lambda: mqtt.is_connected(hass), CONNECT_TIMEOUT, "HA to connect")
-    yield
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
 
 
 @pytest.fixture
@@ -105,41 +56,13 @@ def lambda_client(mqtt_connect: Any) -> Any:
     return outcome.client
 
 
-@pytest.fixture
-def lambda_env(monkeypatch: pytest.MonkeyPatch, mosquitto_broker: Any) -> Any:
-    """Configure the Lambda bridge for the test broker; close its cached connection after."""
-    from lambda_bridge import publisher
-
-    username, password = mosquitto_broker.credentials("lambda")
-    for name, value in {
-        "BROKER_HOST": "127.0.0.1",
-        "BROKER_PORT": str(mosquitto_broker.tls_port),
-        "CA_CERT": str(mosquitto_broker.ca_cert),
-        "USERNAME": username,
-        "PASSWORD": password,
-        "ACK_TIMEOUT": ACK_TIMEOUT,
-    }.items():
-        monkeypatch.setenv(f"IOT_BACKUP_{name}", value)
-    yield
-    publisher.close()
-
-
-async def _wait_until_subscribed(hass: HomeAssistant, lambda_client: Any) -> None:
-    """HA batches subscribes: poke with a bad payload until HA acks it."""
-    probe_topic = click_topic(PREFIX, "PROBE")
-    for _ in range(40):
-        await hass.async_add_executor_job(lambda_client.publish, probe_topic, b"probe")
-        messages = await hass.async_add_executor_job(lambda_client.wait_for_messages, 1, 0.25)
-        if messages:
-            return
-    pytest.fail("HA never acked the probe: not subscribed to the click topics")
-
-
 async def _press(hass: HomeAssistant, event: dict[str, Any]) -> dict[str, Any]:
     """Run the real Lambda handler (it blocks until HA's ack) in an executor."""
     from lambda_bridge.handler import lambda_handler
 
-    return await hass.async_add_executor_job(lambda_handler, event, LambdaContext())
+    return await hass.async_add_executor_job(
+        lambda_handler, event, lambda_context(str(uuid.uuid4()))
+    )
 
 
 async def test_lambda_press_fires_automation_and_gets_acks(
@@ -167,7 +90,7 @@ async def test_lambda_press_fires_automation_and_gets_acks(
             }
         },
     )
-    await _wait_until_subscribed(hass, lambda_client)
+    await wait_until_subscribed(hass, lambda_client)
 
     press = {
         "serialNumber": SERIAL,
@@ -289,7 +212,7 @@ async def test_generated_bad_payloads_through_real_broker(
     """>= 200 bad payloads: all refused, nothing created or fired, HA still works after."""
     entry = await setup_integration(hass, allow_unknown_serials=True)
     clicks = async_capture_events(hass, EVENT_CLICK)
-    await _wait_until_subscribed(hass, lambda_client)
+    await wait_until_subscribed(hass, lambda_client)
     await hass.async_add_executor_job(lambda_client.wait_for_messages, 100, 0.5)  # drain probes
 
     bad = _bad_payloads(BAD_PAYLOADS)
